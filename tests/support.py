@@ -1,0 +1,18 @@
+"""Helpers shared by the test suites."""
+
+from __future__ import annotations
+
+import time
+
+
+def wait_until(condition, timeout: float, interval: float = 0.2, message: str = "condition"):
+    """Poll `condition` until it returns a truthy value; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+        if interval:
+            time.sleep(interval)
