@@ -10,7 +10,8 @@ JVM_CACHE := $(CRYPTOSTREAM_CACHE)/jvm
 MVN := mvn -q -B -s jvm/settings.xml
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup venv jars up down status env clean test test-unit test-integration lint
+.PHONY: help setup venv jars up down status env clean migrate demo job producer \
+	test test-unit test-integration lint
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -52,6 +53,20 @@ env: venv  ## print local credentials and endpoints as export lines (eval "$$(ma
 
 clean: down  ## stop everything and wipe local state (data, logs, credentials)
 	rm -rf .state
+
+# --- the pipeline ---------------------------------------------------------------------------
+
+demo: up migrate  ## the whole pipeline on the simulator (SOURCE=coinbase for live) with a live view
+	$(PY) -m demo
+
+migrate: up  ## apply the ClickHouse migrations (idempotent)
+	$(PY) -m clickhouse.migrate
+
+job: up migrate  ## run the streaming job in the foreground (flags: JOB_ARGS="--available-now ...")
+	$(PY) -m spark_jobs.submit $(JOB_ARGS)
+
+producer: up  ## run the producer in the foreground (flags: PRODUCER_ARGS="--source simulator ...")
+	$(PY) -m producer $(PRODUCER_ARGS)
 
 # --- tests ----------------------------------------------------------------------------------
 
