@@ -1,37 +1,52 @@
-"""Submit the streaming job to the standalone cluster with the cached connector jars.
+"""Run the streaming job's driver here, against the standalone cluster, with the cached jars.
 
     python -m spark_jobs.submit [job flags...]
 
 (job flags: python -m spark_jobs.stream_to_clickhouse --help)
 
-spark-submit comes from the pyspark wheel; nothing is downloaded at submit time.
+The driver is this Python process (client mode) rather than a child of spark-submit's JVM, so
+SIGTERM / Ctrl-C reach the job's own handler, which stops the queries between batches and exits
+0. pyspark starts the JVM with the same arguments spark-submit would get, through
+PYSPARK_SUBMIT_ARGS; nothing is downloaded.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import sys
-from pathlib import Path
 
 from spark_jobs.session import cluster_settings
+from stack import secrets
 from stack.services import spark_home
 from stack.topology import load
 
-JOB = Path(__file__).resolve().parent / "stream_to_clickhouse.py"
+JOB_MODULE = "spark_jobs.stream_to_clickhouse"
 
 
-def submit_command(job_args: list[str], master: str | None = None) -> list[str]:
-    spark_submit = str(spark_home() / "bin" / "spark-submit")
-    command = [spark_submit, "--master", master or load().spark_master_url]
+def submit_args(master: str | None = None) -> str:
+    args = ["--master", master or load().spark_master_url]
     for key, value in cluster_settings().items():
-        command += ["--conf", f"{key}={value}"]
-    return [*command, str(JOB), *job_args]
+        args += ["--conf", f"{key}={value}"]
+    return shlex.join([*args, "pyspark-shell"])
+
+
+def job_environment(master: str | None = None) -> dict[str, str]:
+    """The local stack's credentials under the caller's environment (which wins)."""
+    topo = load()
+    return {
+        **secrets.load_or_create(),
+        "SPARK_LOCAL_IP": topo.host,
+        **os.environ,
+        "SPARK_HOME": str(spark_home()),
+        "PYSPARK_SUBMIT_ARGS": submit_args(master),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
-    command = submit_command(list(sys.argv[1:] if argv is None else argv))
-    env = dict(os.environ, SPARK_HOME=str(spark_home()))
-    os.execvpe(command[0], command, env)  # replace this process: signals reach spark-submit
+    job_args = list(sys.argv[1:] if argv is None else argv)
+    command = [sys.executable, "-m", JOB_MODULE, *job_args]
+    os.execve(command[0], command, job_environment())
 
 
 if __name__ == "__main__":
