@@ -11,7 +11,7 @@ MVN := mvn -q -B -s jvm/settings.xml
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: help setup venv jars up down status env clean migrate demo job producer \
-	test test-unit test-integration lint
+	bench-producer test test-unit test-integration lint
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -68,6 +68,11 @@ job: up migrate  ## run the streaming job in the foreground (flags: JOB_ARGS="--
 producer: up  ## run the producer in the foreground (flags: PRODUCER_ARGS="--source simulator ...")
 	$(PY) -m producer $(PRODUCER_ARGS)
 
+# --- benchmarks (figures and ratios against a baseline measured in the same run) ------------
+
+bench-producer: up  ## producer replay of 1M trades vs a bare confluent-kafka loop, same payloads
+	$(PY) -m producer.bench
+
 # --- tests ----------------------------------------------------------------------------------
 
 lint: venv  ## ruff over the Python tree
@@ -81,3 +86,80 @@ test-integration: setup  ## integration tests against the real local stack (star
 
 test: setup lint  ## everything CI runs: lint, unit and integration tests
 	$(VENV)/bin/pytest -q tests
+
+# --- Docker: engine, images, docker-compose (docker/README.md) ------------------------------
+# Image names, tags and the base image are set in docker/images.env (env vars of the same name win).
+COMPOSE_ENV_FILE := .state/compose.env
+COMPOSE_PROJECT ?= cryptostream
+COMPOSE = $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose) \
+	-p $(COMPOSE_PROJECT) -f docker-compose.yml --env-file $(COMPOSE_ENV_FILE)
+
+.PHONY: docker-engine base-image images compose-env compose-up compose-down compose-ps test-docker
+
+docker-engine:  ## install (Debian docker.io) and start the Docker engine if none answers; compose v2 plugin
+	docker/engine.sh
+	docker/compose-plugin.sh
+
+base-image: docker-engine  ## the base image: debootstrap + import (cached tarball), or pull BASE_IMAGE
+	docker/base-image.sh
+
+images: base-image jars  ## build the kafka, spark, app, clickhouse-endpoint and localstack images
+	docker/build.sh
+
+compose-env: venv  ## write $(COMPOSE_ENV_FILE) for docker compose from topology.yaml + secrets
+	@$(PY) docker/compose_env.py --output $(COMPOSE_ENV_FILE) >/dev/null
+
+compose-up: images compose-env  ## the whole pipeline in docker compose (SOURCE=coinbase for live trades)
+	$(COMPOSE) up -d
+	$(COMPOSE) ps
+
+compose-ps: compose-env  ## the compose services and their health
+	$(COMPOSE) ps
+
+compose-down: compose-env  ## stop the compose pipeline and remove its containers, volumes and network
+	$(COMPOSE) down -v --remove-orphans
+
+test-docker: venv images  ## infra tests: docker-compose end to end (not part of `make test` yet)
+	$(VENV)/bin/pytest -q -m infra -p no:cacheprovider tests/infra
+
+# --- Deploy path: OpenTofu (Docker provider) + Ansible (terraform/README.md) ----------------
+# OpenTofu and its providers are built from the Go module proxy into $(TOFU_HOME) (pins in
+# tools/tofu/pins.env); TF_CLI_CONFIG_FILE points provider installation at that mirror only.
+TOFU_HOME := $(CRYPTOSTREAM_CACHE)/tofu
+TOFU_VERSION := $(shell sed -n 's/^TOFU_VERSION=//p' tools/tofu/pins.env)
+TOFU = TF_CLI_CONFIG_FILE=$(TOFU_HOME)/tofurc $(TOFU_HOME)/bin/tofu-$(TOFU_VERSION)
+TF_LOCAL := terraform/envs/local
+INVENTORY := $(TF_LOCAL)/generated/inventory.yml
+ANSIBLE_PLAYBOOK = ANSIBLE_CONFIG=ansible/ansible.cfg $(VENV)/bin/ansible-playbook
+# The local credentials (.state/secrets.env, as `make up` uses) as TF_VAR_* for one command.
+WITH_TF_SECRETS = eval "$$($(PY) tools/tofu/secret_vars.py)" &&
+
+.PHONY: tofu infra-tools infra-validate infra-apply infra-deploy infra-destroy test-infra
+
+tofu: $(TOFU_HOME)/.built-$(TOFU_VERSION)  ## build OpenTofu + providers from the Go module proxy (cached)
+$(TOFU_HOME)/.built-$(TOFU_VERSION): tools/tofu/build.sh tools/tofu/pins.env
+	tools/tofu/build.sh
+	touch $@
+
+$(VENV)/.infra-installed: pyproject.toml requirements.lock | venv
+	$(VENV)/bin/pip install -q -c requirements.lock -e '.[infra]'
+	touch $@
+
+infra-tools: tofu $(VENV)/.infra-installed  ## OpenTofu, providers, Ansible and ansible-lint
+
+infra-validate: infra-tools  ## tofu fmt/validate every module and env, ansible syntax-check + lint
+	$(VENV)/bin/pytest -q -p no:cacheprovider tests/infra/test_tofu_static.py tests/infra/test_ansible_static.py
+
+infra-apply: infra-tools  ## tofu apply terraform/envs/local (needs `make images`); writes the inventory
+	$(WITH_TF_SECRETS) $(TOFU) -chdir=$(TF_LOCAL) init -input=false -lockfile=readonly >/dev/null
+	$(WITH_TF_SECRETS) $(TOFU) -chdir=$(TF_LOCAL) apply -input=false -auto-approve
+
+infra-deploy: infra-tools  ## ansible-playbook deploy.yml against the inventory infra-apply wrote
+	$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) ansible/deploy.yml
+
+infra-destroy: infra-tools  ## tofu destroy terraform/envs/local: containers, volumes, network
+	$(WITH_TF_SECRETS) $(TOFU) -chdir=$(TF_LOCAL) init -input=false -lockfile=readonly >/dev/null
+	$(WITH_TF_SECRETS) $(TOFU) -chdir=$(TF_LOCAL) destroy -input=false -auto-approve
+
+test-infra: infra-tools  ## deploy-path tests: static checks, then apply + deploy + destroy (needs images)
+	$(VENV)/bin/pytest -q -p no:cacheprovider tests/infra/test_tofu_static.py tests/infra/test_ansible_static.py tests/infra/test_tofu_deploy.py

@@ -1,0 +1,154 @@
+"""`make bench-producer`: the producer's replay path against a bare confluent-kafka loop.
+
+1. Generates (once, cached) a recording of >= 1M raw Exchange ``match`` messages from the
+   simulator's market model.
+2. Replays it as fast as possible through the real producer (read recording -> normalize ->
+   dedupe/gap checks -> Kafka with delivery reports) into a fresh topic; trades/s counts until
+   every record is acknowledged.
+3. Produces the same pre-serialized payloads (the normalized trades) into another fresh topic
+   with a bare confluent-kafka loop and the same producer settings.
+4. Prints both rates and their ratio (target >= 0.5).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from confluent_kafka import Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from producer.config import parse
+from producer.feeds.coinbase import CoinbaseExchangeFeed
+from producer.kafka_writer import producer_config
+from producer.pipeline import MemorySink, Pipeline
+from producer.recording import Recorder, read_header
+from producer.runner import Run, replay
+from producer.schema import format_utc
+from producer.simulator import Market, product_names
+from producer.stats import Stats
+from stack import topology
+from stack.paths import CACHE_DIR
+
+
+def recording_path(trades: int, products: int, seed: int) -> Path:
+    return CACHE_DIR / "producer-bench" / f"matches-{trades}-{products}-{seed}.jsonl"
+
+
+def ensure_recording(trades: int, products: int, seed: int) -> Path:
+    path = recording_path(trades, products, seed)
+    if path.exists():
+        return path
+    names = product_names(products)
+    market = Market(names, seed)
+    partial = path.with_suffix(".partial")
+    recorder = Recorder(partial, feed="coinbase", exchange="coinbase", channel="matches",
+                        products=names, source="coinbase")
+    clock = datetime(2024, 1, 1, tzinfo=UTC)
+    step = timedelta(microseconds=137)
+    for _ in range(trades):
+        clock += step
+        trade = market.next_trade(clock)
+        recorder.write(json.dumps(trade.match_message()), format_utc(clock + step))
+    recorder.close()
+    partial.rename(path)
+    return path
+
+
+def create_topics(bootstrap: str, names: list[str], partitions: int) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    for future in admin.create_topics([NewTopic(n, partitions, 1) for n in names]).values():
+        future.result(timeout=30)
+
+
+def delete_topics(bootstrap: str, names: list[str]) -> None:
+    AdminClient({"bootstrap.servers": bootstrap}).delete_topics(names)
+
+
+def run_producer(path: Path, bootstrap: str, topic: str) -> tuple[int, float, float]:
+    run = Run(parse(["--source", "replay", "--file", str(path), "--speed", "0",
+                     "--bootstrap-servers", bootstrap, "--topic", topic,
+                     "--dlq-topic", f"{topic}.dlq", "--stats-interval", "3600"]))
+    started, cpu = time.perf_counter(), time.process_time()
+    code = asyncio.run(run.run())
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    if code != 0 or run.stats.delivered != run.stats.produced:
+        raise SystemExit(f"producer run failed: exit {code}, {run.stats.snapshot()}")
+    return run.stats.delivered, elapsed, cpu
+
+
+def payloads(path: Path) -> list[tuple[bytes, bytes]]:
+    header = read_header(path)
+    sink = MemorySink()
+    feed = CoinbaseExchangeFeed(header["products"], header["channel"], header["exchange"])
+    asyncio.run(replay(path, Pipeline(feed, sink, Stats()), 0, asyncio.Event()))
+    return [(key.encode(), value.encode()) for key, value in sink.trades]
+
+
+def run_bare(records: list[tuple[bytes, bytes]], bootstrap: str,
+             topic: str) -> tuple[int, float, float]:
+    producer = Producer(producer_config(bootstrap))
+    produce, poll = producer.produce, producer.poll
+    started, cpu = time.perf_counter(), time.process_time()
+    for count, (key, value) in enumerate(records):
+        while True:
+            try:
+                produce(topic, value, key)
+                break
+            except BufferError:
+                poll(0.005)
+        if count % 1000 == 0:
+            poll(0)
+    remaining = producer.flush(600)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    if remaining:
+        raise SystemExit(f"bare loop: {remaining} records undelivered")
+    return len(records), elapsed, cpu
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m producer.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trades", type=int, default=1_000_000)
+    parser.add_argument("--products", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--bootstrap-servers", default=topology.load().kafka_bootstrap)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+    started = time.perf_counter()
+    path = ensure_recording(args.trades, args.products, args.seed)
+    print(f"recording: {path} ({time.perf_counter() - started:.1f}s to prepare)", flush=True)
+    records = payloads(path)
+    suffix = uuid.uuid4().hex[:8]
+    topics = [f"bench_producer_{suffix}", f"bench_producer_{suffix}.dlq", f"bench_bare_{suffix}"]
+    partitions = topology.load().kafka_partitions
+    create_topics(args.bootstrap_servers, topics, partitions)
+    try:
+        count, seconds, cpu = run_producer(path, args.bootstrap_servers, topics[0])
+        producer_rate = count / seconds
+        print(f"producer  (replay -> normalize -> Kafka): {count:,} trades in {seconds:.2f}s "
+              f"= {producer_rate:,.0f} trades/s ({cpu / count * 1e6:.1f} us CPU/trade)",
+              flush=True)
+        count, seconds, cpu = run_bare(records, args.bootstrap_servers, topics[2])
+        bare_rate = count / seconds
+        print(f"bare loop (pre-serialized payloads):      {count:,} trades in {seconds:.2f}s "
+              f"= {bare_rate:,.0f} trades/s ({cpu / count * 1e6:.1f} us CPU/trade)", flush=True)
+    finally:
+        delete_topics(args.bootstrap_servers, topics)
+    ratio = producer_rate / bare_rate
+    verdict = "meets" if ratio >= 0.5 else "below"
+    print(f"ratio producer/bare: {ratio:.2f} ({verdict} the 0.5 target); "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,150 @@
+"""Coinbase Exchange WebSocket feed (wss://ws-feed.exchange.coinbase.com).
+
+Protocol (docs.cdp.coinbase.com/exchange/websocket-feed): the client sends
+``{"type":"subscribe","product_ids":[...],"channels":["matches","heartbeat"]}`` and gets a
+``subscriptions`` reply listing what is active. Messages handled here:
+
+- ``match`` / ``last_match`` (matches channel; ``last_match`` is the latest trade, sent once per
+  product right after subscribing): ``trade_id`` (int, consecutive per product), ``sequence``
+  (the product's feed sequence; it counts every order-book event, so it jumps between matches),
+  ``maker_order_id``, ``taker_order_id``, ``time``, ``product_id``, ``size``, ``price``, ``side``.
+  ``side`` is the MAKER order's side ("sell" = maker sold = an up-tick); we report the TAKER
+  (aggressor) side, so it is inverted here.
+- ``ticker``: one per match batch (cascading matches are collapsed, so trade ids skip);
+  ``price``, ``last_size``, ``trade_id``, ``sequence``, ``time`` and ``side`` = taker side
+  (reported as is).
+- ``heartbeat``: ``sequence``, ``last_trade_id``, ``product_id``, ``time`` every second.
+- ``subscriptions``: the acknowledgement; ``error``: ``message`` and optional ``reason``.
+"""
+
+from __future__ import annotations
+
+import json
+
+from producer.schema import (
+    Control,
+    DeadLetter,
+    Event,
+    FeedError,
+    Heartbeat,
+    NormalizationError,
+    Trade,
+    check_decimal,
+    check_int,
+    check_product_id,
+    check_time,
+    is_positive_decimal,
+    is_product_id,
+    load_object,
+    require,
+)
+
+NAME = "coinbase"
+DEFAULT_URL = "wss://ws-feed.exchange.coinbase.com"
+CHANNELS = ("matches", "ticker")
+TAKER_SIDE_FROM_MAKER = {"buy": "sell", "sell": "buy"}
+TAKER_SIDE = {"buy": "buy", "sell": "sell"}
+
+
+class CoinbaseExchangeFeed:
+    """Normalizer and subscription builder for the Exchange protocol (also the simulator's)."""
+
+    name = NAME
+    default_url = DEFAULT_URL
+
+    def __init__(self, products: list[str], channel: str = "matches", exchange: str = "coinbase"):
+        if channel not in CHANNELS:
+            raise ValueError(f"channel must be one of {CHANNELS}, got {channel!r}")
+        self.products = list(products)
+        self.channel = channel
+        self.exchange = exchange
+        # The ticker channel collapses cascading matches, so its trade ids skip by design.
+        self.contiguous_trade_ids = channel == "matches"
+
+    def subscribe_messages(self) -> list[str]:
+        return [
+            json.dumps(
+                {
+                    "type": "subscribe",
+                    "product_ids": self.products,
+                    "channels": [self.channel, "heartbeat"],
+                }
+            )
+        ]
+
+    def normalize(self, raw: str, received_at: str) -> list[Event]:
+        try:
+            msg = load_object(raw)
+            if self.channel == "matches":
+                trade = self._valid_match(msg, received_at)
+                if trade is not None:
+                    return [trade]
+            return [self._event(msg, received_at)]
+        except NormalizationError as exc:
+            return [DeadLetter(str(exc), raw, _product_hint(raw))]
+
+    def _valid_match(self, msg: dict, received_at: str) -> Trade | None:
+        """The hot path: a well-formed match in one pass, or None to take the checked path
+        (``_event``), which names exactly what is wrong."""
+        try:
+            kind = msg["type"]
+            trade_id, sequence, price, size = (
+                msg["trade_id"], msg["sequence"], msg["price"], msg["size"])
+            side, product = TAKER_SIDE_FROM_MAKER[msg["side"]], msg["product_id"]
+            event_time = check_time(msg["time"])
+        except (KeyError, TypeError, NormalizationError):
+            return None
+        if not (
+            (kind == "match" or kind == "last_match")
+            and type(trade_id) is int and trade_id >= 0
+            and type(sequence) is int and sequence >= 0
+            and type(price) is str and is_positive_decimal(price)
+            and type(size) is str and is_positive_decimal(size)
+            and is_product_id(product)
+        ):
+            return None
+        return Trade(self.exchange, product, str(trade_id), price, size, side, event_time,
+                     sequence, received_at)
+
+    def _event(self, msg: dict, received_at: str) -> Event:
+        kind = require(msg, "type")
+        if kind == "match" or kind == "last_match":
+            return self._trade(msg, received_at, "size", TAKER_SIDE_FROM_MAKER)
+        if kind == "ticker":
+            return self._trade(msg, received_at, "last_size", TAKER_SIDE)
+        if kind == "heartbeat":
+            return Heartbeat(
+                check_product_id(require(msg, "product_id")),
+                check_int(require(msg, "sequence"), "sequence"),
+                check_int(require(msg, "last_trade_id"), "last_trade_id"),
+            )
+        if kind == "subscriptions":
+            return Control("subscriptions", msg.get("channels"))
+        if kind == "error":
+            return FeedError(str(msg.get("message", "")), msg.get("reason"))
+        raise NormalizationError(f"unknown message type: {kind!r}")
+
+    def _trade(self, msg: dict, received_at: str, size_field: str, sides: dict) -> Trade:
+        side = require(msg, "side")
+        if side not in sides:
+            raise NormalizationError(f"invalid side: {side!r} (expected 'buy' or 'sell')")
+        return Trade(
+            exchange=self.exchange,
+            product_id=check_product_id(require(msg, "product_id")),
+            trade_id=str(check_int(require(msg, "trade_id"), "trade_id")),
+            price=check_decimal(require(msg, "price"), "price"),
+            size=check_decimal(require(msg, size_field), size_field),
+            side=sides[side],
+            event_time=check_time(require(msg, "time")),
+            sequence=check_int(require(msg, "sequence"), "sequence"),
+            received_at=received_at,
+        )
+
+
+def _product_hint(raw: str) -> str | None:
+    """The product id of a rejected message, when it has a usable one (for the DLQ key)."""
+    try:
+        product = json.loads(raw).get("product_id")
+        return check_product_id(product)
+    except (ValueError, AttributeError):
+        return None

@@ -1,0 +1,142 @@
+"""The Kafka sink: idempotent, acks=all, compressed, batched; never drops a record.
+
+``send_*`` hand records to librdkafka's local queue. When that queue is full (``BufferError``)
+the record goes to an in-process backlog instead, ``backlogged`` turns true, and the reader
+awaits ``drain()``, which serves delivery reports and retries the backlog in order until it is
+empty: reading stops, so the WebSocket's TCP window applies the backpressure upstream.
+
+Delivery reports are requested for failures only (``delivery.report.only.error``): a Python
+callback per delivered record would cost more than the rest of the hot path's Kafka share.
+Successes are counted as records accepted minus records still queued minus failures, which is
+exact whenever the queue is empty (after ``flush()``) and a lower bound while records are in
+flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+
+from confluent_kafka import KafkaError, Message, Producer
+
+from producer.stats import Stats
+
+log = logging.getLogger(__name__)
+
+POLL_EVERY = 500  # serve delivery reports every this many produce calls
+
+
+def producer_config(bootstrap_servers: str, overrides: dict | None = None) -> dict:
+    config = {
+        "bootstrap.servers": bootstrap_servers,
+        "client.id": "cryptostream-producer",
+        "enable.idempotence": True,
+        "acks": "all",
+        "compression.type": "lz4",
+        "linger.ms": 20,
+        "batch.size": 1_000_000,
+        "queue.buffering.max.messages": 200_000,
+        "queue.buffering.max.kbytes": 262_144,
+        # Keep retrying through broker outages for up to 10 minutes before a delivery fails.
+        "message.timeout.ms": 600_000,
+        "delivery.report.only.error": True,
+    }
+    config.update(overrides or {})
+    return config
+
+
+class KafkaWriter:
+    def __init__(self, bootstrap_servers: str, topic: str, dlq_topic: str, stats: Stats,
+                 overrides: dict | None = None):
+        self.topic = topic
+        self.dlq_topic = dlq_topic
+        self.stats = stats
+        config = producer_config(bootstrap_servers, overrides)
+        config["error_cb"] = self._on_error
+        config["on_delivery"] = self._on_delivery  # once for all records: no per-call argument
+        self._producer = Producer(config)
+        self._backlog: deque[tuple[str, str | None, str]] = deque()
+        self._since_poll = 0
+        self._accepted = {topic: 0, dlq_topic: 0}
+        self._failed = {topic: 0, dlq_topic: 0}
+        self.fatal: KafkaError | None = None
+
+    @property
+    def backlogged(self) -> bool:
+        return bool(self._backlog)
+
+    def pending(self) -> int:
+        """Records not yet acknowledged (in librdkafka's queue or in the backlog)."""
+        return len(self._producer) + len(self._backlog)
+
+    def send_trade(self, key: str, value: str) -> None:
+        self._produce(self.topic, key, value)
+
+    def send_dead_letter(self, key: str | None, value: str) -> None:
+        self._produce(self.dlq_topic, key, value)
+
+    def _produce(self, topic: str, key: str | None, value: str) -> None:
+        if self._backlog:
+            self._backlog.append((topic, key, value))
+            return
+        try:
+            self._producer.produce(topic, value, key)
+        except BufferError:
+            self.stats.backpressure += 1
+            self._backlog.append((topic, key, value))
+            return
+        self._accepted[topic] += 1
+        self._since_poll += 1
+        if self._since_poll >= POLL_EVERY:
+            self._since_poll = 0
+            self._producer.poll(0)
+
+    def poll(self) -> None:
+        self._producer.poll(0)
+        self._count_delivered()
+
+    def _count_delivered(self) -> None:
+        """Records acknowledged so far; in-flight records are assumed to be trades."""
+        in_flight = len(self._producer)
+        trades = self._accepted[self.topic] - self._failed[self.topic]
+        dead = self._accepted[self.dlq_topic] - self._failed[self.dlq_topic]
+        self.stats.delivered = max(0, trades - in_flight)
+        self.stats.dead_letters_delivered = trades + dead - in_flight - self.stats.delivered
+
+    async def drain(self) -> None:
+        """Retry the backlog, in order, until librdkafka has taken all of it."""
+        while self._backlog:
+            topic, key, value = self._backlog[0]
+            try:
+                self._producer.produce(topic, value, key)
+            except BufferError:
+                self._producer.poll(0)
+                await asyncio.sleep(0.005)
+                continue
+            self._backlog.popleft()
+            self._accepted[topic] += 1
+
+    async def flush(self) -> None:
+        """Wait until every record is acknowledged; yields to the loop so signals still work."""
+        await self.drain()
+        while len(self._producer) > 0:
+            self._producer.poll(0.05)
+            self._count_delivered()
+            await asyncio.sleep(0)
+        self._count_delivered()
+
+    def _on_delivery(self, err: KafkaError | None, msg: Message) -> None:
+        if err is None:  # only with delivery.report.only.error switched off
+            return
+        self._failed[msg.topic()] += 1
+        self.stats.delivery_errors += 1
+        log.error("delivery failed to %s (key %s): %s; record: %s", msg.topic(), msg.key(), err,
+                  msg.value())
+
+    def _on_error(self, err: KafkaError) -> None:
+        if err.fatal():
+            self.fatal = err
+            log.error("fatal Kafka producer error: %s", err)
+        else:
+            log.warning("Kafka: %s", err)
