@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from producer.feeds.coinbase import DEFAULT_URL as EXCHANGE_URL
 from producer.feeds.coinbase_advanced import DEFAULT_URL as ADVANCED_URL
@@ -42,6 +43,8 @@ class Settings:
     sim_malformed_every: int | None
     sim_stall_after: int | None
     sim_stall_seconds: float
+    sim_start_time: datetime | None
+    sim_time_step: float
     max_trades: int | None
     duration: float | None
     watchdog_timeout: float
@@ -62,6 +65,14 @@ class Settings:
 def _env(name: str, default: str | None = None) -> str | None:
     value = os.environ.get(name)
     return default if value in (None, "") else value
+
+
+def _utc_time(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r}") from error
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _products(text: str) -> list[str]:
@@ -178,6 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
         "stall the connection once after this many messages", type=_positive(int))
     add(sim, "--sim-stall-seconds", "SIM_STALL_SECONDS", "stall length in seconds", 0.0,
         type=_non_negative(float))
+    add(sim, "--sim-start-time", "SIM_START_TIME",
+        "event time of the first trade (ISO 8601, UTC); default: the wall clock",
+        type=_utc_time)
+    add(sim, "--sim-time-step", "SIM_TIME_STEP",
+        "with --sim-start-time: event seconds between consecutive trades", 0.01,
+        type=_positive(float))
 
     run = parser.add_argument_group("run")
     add(run, "--max-trades", "MAX_TRADES",

@@ -18,6 +18,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -44,6 +45,15 @@ class SimConfig:
     seed: int = 0
     max_trades: int | None = None
     heartbeat_interval: float = 1.0
+    # A simulated event clock: trade n happens at start_time + n * time_step, however fast
+    # trades are sent, so a short run can span many windows. None: the wall clock.
+    start_time: datetime | None = None
+    time_step: float = 0.01
+
+    def event_time(self, index: int) -> datetime | None:
+        if self.start_time is None:
+            return None
+        return self.start_time + timedelta(seconds=index * self.time_step)
 
 
 @dataclass
@@ -128,7 +138,8 @@ class Simulator:
         while limit is None or len(self.generated) < limit:
             due = int((time.monotonic() - started) * rate) + 1
             while len(self.generated) < due and (limit is None or len(self.generated) < limit):
-                self._publish(self.market.next_trade())
+                now = self.config.event_time(len(self.generated))
+                self._publish(self.market.next_trade(now))
             await asyncio.sleep(min(0.01, 1.0 / rate))
         self.finished.set()
         log.info("simulator market finished after %d trades", len(self.generated))

@@ -280,3 +280,23 @@ def test_advanced_trade_client_over_a_socket_subscribes_and_reports_sequence_gap
     assert trades[0]["event_time"] == "2024-01-01T00:00:00.123456Z"
     assert [(g.scope, g.first, g.last) for g in pipeline.gaps.gaps] == [("connection", 3, 4)]
     assert stats.gaps == 1 and stats.dead_letters == 0
+
+
+def test_a_simulated_clock_spaces_event_times_by_the_step_whatever_the_send_rate():
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime(2024, 3, 1, 12, 0, 0, tzinfo=UTC)
+
+    async def scenario():
+        h = Harness(SimConfig(PRODUCTS, rate=5000, seed=1, max_trades=400,
+                              start_time=start, time_step=0.25))
+        await h.start()
+        await until(lambda: len(h.sink.trades) >= 400, what="400 trades")
+        await h.stop()
+        return h
+
+    h = asyncio.run(scenario())
+    times = [datetime.fromisoformat(t["event_time"].replace("Z", "+00:00")) for t in h.trades()]
+    assert times[0] == start
+    assert times[-1] == start + timedelta(seconds=399 * 0.25)
+    assert all(b - a == timedelta(seconds=0.25) for a, b in zip(times, times[1:], strict=False))
