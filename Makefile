@@ -60,13 +60,13 @@ demo: up migrate  ## the whole pipeline on the simulator (SOURCE=coinbase for li
 	$(PY) -m demo
 
 migrate: up  ## apply the ClickHouse migrations (idempotent)
-	$(PY) -m clickhouse.migrate
+	$(PY) -m stack run -- $(PY) -m clickhouse.migrate
 
 job: up migrate  ## run the streaming job in the foreground (flags: JOB_ARGS="--available-now ...")
 	$(PY) -m spark_jobs.submit $(JOB_ARGS)
 
 producer: up  ## run the producer in the foreground (flags: PRODUCER_ARGS="--source simulator ...")
-	$(PY) -m producer $(PRODUCER_ARGS)
+	$(PY) -m stack run -- $(PY) -m producer $(PRODUCER_ARGS)
 
 # --- benchmarks (figures and ratios against a baseline measured in the same run) ------------
 
@@ -94,10 +94,13 @@ COMPOSE_PROJECT ?= cryptostream
 COMPOSE = $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose) \
 	-p $(COMPOSE_PROJECT) -f docker-compose.yml --env-file $(COMPOSE_ENV_FILE)
 
-.PHONY: docker-engine base-image images compose-env compose-up compose-down compose-ps test-docker
+.PHONY: docker-engine compose-plugin base-image images compose-env compose-up compose-down \
+	compose-ps test-docker
 
-docker-engine:  ## install (Debian docker.io) and start the Docker engine if none answers; compose v2 plugin
+docker-engine:  ## install (Debian docker.io) and start the Docker engine if none answers
 	docker/engine.sh
+
+compose-plugin: docker-engine  ## `docker compose` v2 (built once from the Go module proxy, cached)
 	docker/compose-plugin.sh
 
 base-image: docker-engine  ## the base image: debootstrap + import (cached tarball), or pull BASE_IMAGE
@@ -109,18 +112,18 @@ images: base-image jars  ## build the kafka, spark, app, clickhouse-endpoint and
 compose-env: venv  ## write $(COMPOSE_ENV_FILE) for docker compose from topology.yaml + secrets
 	@$(PY) docker/compose_env.py --output $(COMPOSE_ENV_FILE) >/dev/null
 
-compose-up: images compose-env  ## the whole pipeline in docker compose (SOURCE=coinbase for live trades)
+compose-up: images compose-plugin compose-env  ## the whole pipeline in docker compose (SOURCE=coinbase for live trades)
 	$(COMPOSE) up -d
 	$(COMPOSE) ps
 
-compose-ps: compose-env  ## the compose services and their health
+compose-ps: compose-plugin compose-env  ## the compose services and their health
 	$(COMPOSE) ps
 
-compose-down: compose-env  ## stop the compose pipeline and remove its containers, volumes and network
+compose-down: compose-plugin compose-env  ## stop the compose pipeline and remove its containers, volumes and network
 	$(COMPOSE) down -v --remove-orphans
 
-test-docker: venv images  ## infra tests: docker-compose end to end (not part of `make test` yet)
-	$(VENV)/bin/pytest -q -m infra -p no:cacheprovider tests/infra
+test-docker: venv images compose-plugin  ## infra tests: docker-compose end to end (not part of `make test` yet)
+	$(VENV)/bin/pytest -q -m infra -p no:cacheprovider tests/infra/test_compose.py
 
 # --- Deploy path: OpenTofu (Docker provider) + Ansible (terraform/README.md) ----------------
 # OpenTofu and its providers are built from the Go module proxy into $(TOFU_HOME) (pins in

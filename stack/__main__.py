@@ -1,8 +1,9 @@
-"""`python -m stack {up,down,status,env,clean,start,stop}`: the local stack's CLI (see README)."""
+"""`python -m stack COMMAND`: the local stack's CLI (up, down, status, env, run...; see README)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from stack import lifecycle, secrets
@@ -16,6 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("status", help="one line per service: health, address, version, log")
     commands.add_parser("env", help="print the local credentials and endpoints as export lines")
     commands.add_parser("clean", help="down, then wipe all state")
+    run_cmd = commands.add_parser("run", help="run a command with the local credentials and "
+                                  "endpoints in its environment (python -m stack run -- CMD ...)")
+    run_cmd.add_argument("argv", nargs=argparse.REMAINDER)
     for name in ("start", "stop"):
         sub = commands.add_parser(name, help=f"{name} the named services")
         sub.add_argument("services", nargs="+")
@@ -42,6 +46,11 @@ def run(args: argparse.Namespace) -> int:
         return 0 if all(" up " in line for line in lines) else 3
     elif args.command == "env":
         print(secrets.export_lines(env_values()), end="")
+    elif args.command == "run":
+        argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
+        if not argv:
+            raise SystemExit("usage: python -m stack run -- COMMAND [ARGS...]")
+        os.execvpe(argv[0], argv, {**env_values(), **os.environ})
     elif args.command == "clean":
         lifecycle.clean()
     return 0
