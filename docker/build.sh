@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Build the project's images (docker/Dockerfile, one target each) with BuildKit.
+#
+#   docker/build.sh [TARGET...]     default: all of kafka spark app clickhouse-endpoint localstack
+#
+# Names and tags come from docker/images.env (${IMAGE_PREFIX}/<target>:${IMAGE_TAG}). The JVM jars
+# are the ones `make jars` resolved (jvm/*/pom.xml, $CRYPTOSTREAM_CACHE/jvm/*.classpath), staged
+# into the build context (docker/.jars/, hard links where possible) rather than resolved again.
+# Prints one line per image with its build time.
+#
+# Environment:
+#   HOST_CA_BUNDLE   CA bundle handed to pip as a build secret (default: $PIP_CERT, else the
+#                    system bundle); lets builds pass a TLS-inspecting proxy, never stored in images
+#   PIP_INDEX_URL    package index for pip inside the build (default https://pypi.org/simple)
+#   BUILD_PROGRESS   BuildKit progress output: auto | plain | tty (default plain, to the log)
+#   BUILD_LOG_DIR    where each target's build log goes (default .state/logs/docker-build)
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(dirname "$HERE")
+# shellcheck source=images.env
+source "$HERE/images.env"
+JVM_CACHE=${CRYPTOSTREAM_CACHE:-$HOME/.cache/cryptostream}/jvm
+ALL_TARGETS=(kafka spark app clickhouse-endpoint localstack)
+BUILD_LOG_DIR=${BUILD_LOG_DIR:-$ROOT/.state/logs/docker-build}
+
+say() { echo "images: $*" >&2; }
+
+# A docker client that builds with BuildKit: the CLI's buildx plugin if present, else Debian's
+# docker.io client (20.10), which has BuildKit built in. A newer CLI without buildx cannot.
+pick_client() {
+    if docker buildx version >/dev/null 2>&1; then
+        DOCKER=(docker)
+    elif [ -x /usr/bin/docker ] && DOCKER_BUILDKIT=1 /usr/bin/docker build --help 2>/dev/null |
+        grep -q -- '--secret'; then
+        DOCKER=(/usr/bin/docker)
+    else
+        say "no BuildKit-capable docker client (install the buildx plugin or Debian's docker.io)"
+        exit 1
+    fi
+    export DOCKER_BUILDKIT=1
+}
+
+stage_jars() {
+    local name jar target
+    for name in kafka spark; do
+        local classpath=$JVM_CACHE/$name.classpath
+        [ -s "$classpath" ] || { say "$classpath is missing: run 'make jars'"; exit 1; }
+        target=$HERE/.jars/$name
+        rm -rf "$target" && mkdir -p "$target"
+        # (the classpath file has no trailing newline: read the last entry too)
+        tr ':' '\n' <"$classpath" | while read -r jar || [ -n "$jar" ]; do
+            ln -f "$jar" "$target/" 2>/dev/null || cp -p "$jar" "$target/"
+        done
+    done
+}
+
+ca_bundle() {
+    local bundle=${HOST_CA_BUNDLE:-${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}}
+    [ -s "$bundle" ] && echo "$bundle"
+}
+
+build_one() {
+    local target=$1 image=$IMAGE_PREFIX/$1:$IMAGE_TAG log=$BUILD_LOG_DIR/$1.log
+    local started=$SECONDS secret=()
+    local bundle
+    if bundle=$(ca_bundle); then secret=(--secret "id=cacerts,src=$bundle"); fi
+    if ! "${DOCKER[@]}" build --progress "${BUILD_PROGRESS:-plain}" \
+        -f "$HERE/Dockerfile" --target "$target" -t "$image" \
+        --build-arg "BASE_IMAGE=$BASE_IMAGE" \
+        --build-arg "JAVA_PACKAGE=$JAVA_PACKAGE" \
+        --build-arg "PIP_INDEX_URL=${PIP_INDEX_URL:-https://pypi.org/simple}" \
+        --build-arg "PIP_DEFAULT_TIMEOUT=${PIP_DEFAULT_TIMEOUT:-120}" \
+        "${secret[@]}" "$ROOT" >"$log" 2>&1; then
+        say "building $image failed; last lines of $log:"
+        tail -n 30 "$log" >&2
+        exit 1
+    fi
+    printf 'images: %-45s %4ds  (log %s)\n' "$image" $((SECONDS - started)) "$log" >&2
+}
+
+main() {
+    local targets=("$@")
+    [ ${#targets[@]} -gt 0 ] || targets=("${ALL_TARGETS[@]}")
+    pick_client
+    docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 ||
+        { say "base image $BASE_IMAGE is missing: run 'make base-image'"; exit 1; }
+    mkdir -p "$BUILD_LOG_DIR"
+    stage_jars
+    local target
+    for target in "${targets[@]}"; do
+        build_one "$target"
+    done
+}
+
+main "$@"
