@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from demo.view import COLUMNS, HEADER, latest_windows_sql, render
 
 
 def row(product, minute, count=3):
-    start = datetime(2026, 1, 1, 12, minute, 30, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 1, 12, minute, 30, tzinfo=UTC)
     return (product, start, count, Decimal("1.5"), 100.25, 100.3, Decimal("100"),
             Decimal("101"), Decimal("99.5"), Decimal("100.75"))
 
