@@ -1,0 +1,90 @@
+"""The job's wiring (spark_jobs.stream_to_clickhouse) with files standing in for Kafka and the
+chDB engine standing in for the ClickHouse server."""
+
+import threading
+import uuid
+from decimal import Decimal
+
+import pytest
+from clickhouse_connect.driver.exceptions import DatabaseError
+from spark_support import Batches, instant, local_spark, open_chdb, trade
+
+from clickhouse.migrate import default_names, migrate
+from spark_jobs import stream_to_clickhouse as job
+from spark_jobs import transformations as t
+from spark_jobs.clickhouse_sink import ClickHouseWriter
+from spark_jobs.config import parse_args
+
+
+@pytest.fixture(scope="module")
+def spark():
+    return local_spark()
+
+
+@pytest.fixture(scope="module")
+def chdb(tmp_path_factory):
+    client = open_chdb(tmp_path_factory.mktemp("chdb"))
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def names(chdb):
+    names = default_names(f"job_{uuid.uuid4().hex[:12]}")
+    migrate(chdb, names)
+    return names
+
+
+def config_for(names, tmp_path, *flags):
+    return parse_args(["--checkpoint-location", str(tmp_path / "checkpoint"),
+                       "--clickhouse-database", names["database"], *flags], env={})
+
+
+def test_both_queries_write_their_tables(spark, chdb, names, tmp_path):
+    batches = Batches(tmp_path)
+    batches.add(trade(1, 1, price="10"), "garbage", trade(2, 2, price="12"))
+    batches.add(trade(3, 45), trade(4, 46, size="-1"))
+    config = config_for(names, tmp_path, "--available-now", "--output-mode", "update")
+    writer = ClickHouseWriter(lambda: chdb, retry_seconds=5)
+    queries = job.start_queries(spark, config, batches.raw(spark), writer)
+    job.wait_for(queries, threading.Event())
+
+    assert {query.name for query in queries} == {"trade_windows", "rejected_records"}
+    db = names["database"]
+    assert chdb.query(f"SELECT window_start, trade_count, open, close FROM "
+                      f"{db}.{names['windows_table']}_final ORDER BY window_start").result_rows == [
+        (instant(0), 2, Decimal(10), Decimal(12)), (instant(30), 1, Decimal("100.5"),
+                                                    Decimal("100.5"))]
+    assert chdb.query(f"SELECT offset, reason FROM {db}.{names['rejected_table']} ORDER BY offset"
+                      ).result_rows == [(1, t.BAD_JSON), (4, t.non_positive("size"))]
+
+
+def test_a_stop_request_ends_the_wait_and_stop_all_stops_the_queries(spark, chdb, names,
+                                                                      tmp_path):
+    batches = Batches(tmp_path)
+    batches.add(trade(1, 1))
+    config = config_for(names, tmp_path, "--trigger-interval", "1 second")
+    queries = job.start_queries(spark, config, batches.raw(spark),
+                                ClickHouseWriter(lambda: chdb, retry_seconds=5))
+    stop = threading.Event()
+    stop.set()
+    job.wait_for(queries, stop)
+    assert all(query.isActive for query in queries)
+    job.stop_all(queries)
+    assert not any(query.isActive for query in queries)
+
+
+def test_a_failing_sink_fails_the_job(spark, names, tmp_path):
+    def unreachable():
+        raise DatabaseError("Unknown table", code=60)
+
+    batches = Batches(tmp_path)
+    batches.add("not json")
+    config = config_for(names, tmp_path, "--available-now")
+    queries = job.start_queries(spark, config, batches.raw(spark),
+                                ClickHouseWriter(unreachable, retry_seconds=5))
+    try:
+        with pytest.raises(Exception, match="Unknown table"):
+            job.wait_for(queries, threading.Event())
+    finally:
+        job.stop_all(queries)
