@@ -151,7 +151,7 @@ $(VENV)/.infra-installed: pyproject.toml requirements.lock | venv
 infra-tools: tofu $(VENV)/.infra-installed  ## OpenTofu, providers, Ansible and ansible-lint
 
 infra-validate: infra-tools  ## tofu fmt/validate every module and env, ansible syntax-check + lint
-	$(VENV)/bin/pytest -q -p no:cacheprovider tests/infra/test_tofu_static.py tests/infra/test_ansible_static.py
+	$(VENV)/bin/pytest -q -m infra -p no:cacheprovider tests/infra/test_tofu_static.py tests/infra/test_ansible_static.py
 
 infra-apply: infra-tools  ## tofu apply terraform/envs/local (needs `make images`); writes the inventory
 	$(WITH_TF_SECRETS) $(TOFU) -chdir=$(TF_LOCAL) init -input=false -lockfile=readonly >/dev/null
@@ -165,4 +165,4 @@ infra-destroy: infra-tools  ## tofu destroy terraform/envs/local: containers, vo
 	$(WITH_TF_SECRETS) $(TOFU) -chdir=$(TF_LOCAL) destroy -input=false -auto-approve
 
 test-infra: infra-tools  ## deploy-path tests: static checks, then apply + deploy + destroy (needs images)
-	$(VENV)/bin/pytest -q -p no:cacheprovider tests/infra/test_tofu_static.py tests/infra/test_ansible_static.py tests/infra/test_tofu_deploy.py
+	$(VENV)/bin/pytest -q -s -m infra -p no:cacheprovider tests/infra/test_tofu_static.py tests/infra/test_ansible_static.py tests/infra/test_tofu_deploy.py

@@ -1,0 +1,4 @@
+output "plan" {
+  description = "What this environment will provision (until the AWS resources exist)."
+  value       = local.plan
+}
