@@ -8,6 +8,7 @@ from pathlib import Path
 import clickhouse_connect
 
 from stack import lifecycle, supervisor
+from stack.paths import STATE_DIR
 from stack.services import s3_client
 from tests.integration.test_stack_kafka import consume_all, create_topic, produce
 
@@ -49,9 +50,12 @@ def test_up_twice_then_down_then_up_keeps_data_and_starts_nothing_twice(
     lifecycle.up()
 
     assert service_pids(names) == pids_before, "a second `up` restarted a service"
-    assert processes_running("kafka.Kafka ") == 1
-    assert processes_running("deploy.master.Master") == 1
-    assert processes_running("deploy.worker.Worker") == 1
+    # Fragments naming this stack's own state and ports: other stacks may share the machine.
+    assert processes_running(f"kafka.Kafka {STATE_DIR / 'kafka'}") == 1
+    assert processes_running(f"deploy.master.Master --host {stack.host} "
+                             f"--port {stack.spark_master_port} ") == 1
+    assert processes_running(f"--work-dir {STATE_DIR / 'spark' / 'work'}") == 1
+    assert processes_running(f"--data-path {STATE_DIR / 'clickhouse' / 'data'}") == 1
 
     create_topic(stack.kafka_bootstrap, unique_name, 1)
     produce(stack.kafka_bootstrap, unique_name, [("k", "kept")])
