@@ -2,37 +2,16 @@
 chDB engine standing in for the ClickHouse server."""
 
 import threading
-import uuid
 from decimal import Decimal
 
 import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError
-from spark_support import Batches, instant, local_spark, open_chdb, trade
+from spark_support import Batches, instant, trade
 
-from clickhouse.migrate import default_names, migrate
 from spark_jobs import stream_to_clickhouse as job
 from spark_jobs import transformations as t
 from spark_jobs.clickhouse_sink import ClickHouseWriter
 from spark_jobs.config import parse_args
-
-
-@pytest.fixture(scope="module")
-def spark():
-    return local_spark()
-
-
-@pytest.fixture(scope="module")
-def chdb(tmp_path_factory):
-    client = open_chdb(tmp_path_factory.mktemp("chdb"))
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def names(chdb):
-    names = default_names(f"job_{uuid.uuid4().hex[:12]}")
-    migrate(chdb, names)
-    return names
 
 
 def config_for(names, tmp_path, *flags):

@@ -3,37 +3,16 @@
 is one micro-batch (maxFilesPerTrigger=1, availableNow), so watermarks advance batch by batch.
 """
 
-import uuid
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from spark_support import Batches, instant, local_spark, open_chdb, trade
+from spark_support import Batches, instant, trade
 
-from clickhouse.migrate import default_names, migrate
 from spark_jobs import transformations as t
 from spark_jobs.clickhouse_sink import ClickHouseWriter, RejectedBatchWriter, WindowsBatchWriter
 from spark_jobs.progress import ProgressListener, ProgressTableWriter
 from tests.support import wait_until
-
-
-@pytest.fixture(scope="module")
-def spark():
-    return local_spark()
-
-
-@pytest.fixture(scope="module")
-def chdb(tmp_path_factory):
-    client = open_chdb(tmp_path_factory.mktemp("chdb"))
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def names(chdb):
-    names = default_names(f"test_{uuid.uuid4().hex[:12]}")
-    migrate(chdb, names)
-    return names
 
 
 @pytest.fixture

@@ -1,0 +1,99 @@
+"""The pipeline benchmark's pure parts: window SQL (on the real engine, chDB), comparison and
+latency statistics."""
+
+import json
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pyarrow as pa
+import pytest
+from spark_support import open_chdb
+
+from spark_jobs import bench
+
+
+@pytest.fixture(scope="module")
+def chdb(tmp_path_factory):
+    client = open_chdb(tmp_path_factory.mktemp("chdb"))
+    yield client
+    client.close()
+
+
+def trade_json(trade_id, price, size, side, event_time, product="BTC-USD"):
+    return json.dumps({"v": 1, "exchange": "coinbase", "product_id": product,
+                       "trade_id": trade_id, "price": price, "size": size, "side": side,
+                       "event_time": event_time}).encode()
+
+
+@pytest.fixture(scope="module")
+def reference(chdb):
+    chdb.command("CREATE DATABASE IF NOT EXISTS bench_unit")
+    chdb.command("CREATE TABLE bench_unit.raw_trades (value String) "
+                 "ENGINE = MergeTree ORDER BY tuple()")
+    values = [
+        trade_json("1000", "10.5", "2", "buy", "2024-01-01T00:00:05.000000Z"),
+        trade_json("999", "11.25", "1", "sell", "2024-01-01T00:00:05.000000Z"),  # same time
+        trade_json("1001", "9.75", "0.5", "sell", "2024-01-01T00:00:29.999999Z"),
+        trade_json("1001", "9.75", "0.5", "sell", "2024-01-01T00:00:29.999999Z"),  # duplicate
+        trade_json("1002", "12", "3", "buy", "2024-01-01T00:00:30.000000Z"),  # next window
+        trade_json("7", "100", "1", "buy", "2024-01-01T00:00:06.000000Z", product="ETH-USD"),
+    ]
+    chdb.insert_arrow("bench_unit.raw_trades", pa.table({"value": pa.array(values, pa.binary())}))
+    sql = bench.window_sql(bench.PARSED_TRADES.format(table="bench_unit.raw_trades"), 30)
+    return bench.windows_of(chdb, sql)
+
+
+def at(seconds):
+    return datetime(2024, 1, 1, 0, 0, seconds, tzinfo=UTC)
+
+
+def test_window_sql_counts_duplicates_once_and_puts_a_trade_at_the_end_in_the_next_window(
+    reference
+):
+    assert set(reference) == {("coinbase", "BTC-USD", at(0)), ("coinbase", "BTC-USD", at(30)),
+                              ("coinbase", "ETH-USD", at(0))}
+    first = dict(zip(bench.COMPARED, reference[("coinbase", "BTC-USD", at(0))], strict=True))
+    assert first["trade_count"] == 3
+    assert first["volume"] == Decimal("3.5")
+    assert first["notional"] == Decimal("10.5") * 2 + Decimal("11.25") + Decimal("9.75") / 2
+    assert (first["buy_volume"], first["sell_volume"]) == (Decimal(2), Decimal("1.5"))
+    assert reference[("coinbase", "BTC-USD", at(30))][0] == 1
+
+
+def test_window_sql_orders_open_and_close_by_time_then_numeric_trade_id(reference):
+    first = dict(zip(bench.COMPARED, reference[("coinbase", "BTC-USD", at(0))], strict=True))
+    assert first["open"] == Decimal("11.25")  # trade 999 before 1000 at the same instant
+    assert first["close"] == Decimal("9.75")
+    assert (first["high"], first["low"]) == (Decimal("11.25"), Decimal("9.75"))
+
+
+def test_compare_windows_reports_missing_windows_and_differing_columns():
+    key, other = ("coinbase", "BTC-USD", at(0)), ("coinbase", "ETH-USD", at(0))
+    values = (3, Decimal("3.5"), Decimal(1), Decimal(1), Decimal(2), Decimal(1), Decimal(1),
+              Decimal(2), Decimal("1.5"))
+    assert bench.compare_windows({key: values}, {key: values}) == []
+    changed = (4, *values[1:])
+    problems = bench.compare_windows({key: changed}, {key: values, other: values})
+    assert problems[0].startswith("1 window(s) only in the reference, 0 only in the job")
+    assert "trade_count 4 != 3" in problems[1] and "volume" not in problems[1]
+
+
+def test_window_ends_between_includes_both_bounds_on_multiples_of_the_length():
+    assert bench.window_ends_between(15, 90, 30) == [30, 60, 90]
+    assert bench.window_ends_between(30, 59, 30) == [30]
+    assert bench.window_ends_between(31, 59, 30) == []
+
+
+def test_latency_stats_measures_from_window_end_and_counts_windows_never_seen():
+    seen = {("x", "A", 30.0): 42.0, ("x", "A", 60.0): 73.0, ("x", "B", 30.0): 41.5}
+    expected = [("x", "A", 30.0), ("x", "A", 60.0), ("x", "B", 30.0), ("x", "B", 60.0)]
+    stats = bench.latency_stats(seen, expected)
+    assert stats == bench.LatencyStats(windows=4, missing=1, minimum=11.5, median=12.0,
+                                       maximum=13.0)
+    assert bench.latency_stats({}, expected).missing == 4
+
+
+def test_duration_seconds_reads_the_job_config_spelling():
+    assert bench.duration_seconds("10 seconds") == 10
+    assert bench.duration_seconds("500 milliseconds") == 0.5
+    assert bench.duration_seconds("1 minute") == 60
