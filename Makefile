@@ -11,7 +11,7 @@ MVN := mvn -q -B -s jvm/settings.xml
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: help setup venv jars up down status env clean migrate demo job producer \
-	bench-producer test test-unit test-integration lint
+	bench-producer bench-pipeline test test-unit test-integration lint
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -72,6 +72,10 @@ producer: up  ## run the producer in the foreground (flags: PRODUCER_ARGS="--sou
 
 bench-producer: up  ## producer replay of 1M trades vs a bare confluent-kafka loop, same payloads
 	$(PY) -m producer.bench
+
+# sizes: BENCH_TRADES, BENCH_LATENCY_SECONDS, BENCH_LATENCY_RATE, ... (python -m spark_jobs.bench -h)
+bench-pipeline: up  ## the job on 1M Kafka trades vs ClickHouse SQL, and window latency at a steady feed
+	$(PY) -m spark_jobs.bench $(BENCH_ARGS)
 
 # --- tests ----------------------------------------------------------------------------------
 

@@ -69,7 +69,9 @@ def create_topics(bootstrap: str, names: list[str], partitions: int) -> None:
 
 
 def delete_topics(bootstrap: str, names: list[str]) -> None:
-    AdminClient({"bootstrap.servers": bootstrap}).delete_topics(names)
+    """Delete and wait: unawaited, the request may never leave the client."""
+    for future in AdminClient({"bootstrap.servers": bootstrap}).delete_topics(names).values():
+        future.result(timeout=30)
 
 
 def run_producer(path: Path, bootstrap: str, topic: str) -> tuple[int, float, float]:

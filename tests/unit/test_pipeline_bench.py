@@ -7,16 +7,8 @@ from decimal import Decimal
 
 import pyarrow as pa
 import pytest
-from spark_support import open_chdb
 
 from spark_jobs import bench
-
-
-@pytest.fixture(scope="module")
-def chdb(tmp_path_factory):
-    client = open_chdb(tmp_path_factory.mktemp("chdb"))
-    yield client
-    client.close()
 
 
 def trade_json(trade_id, price, size, side, event_time, product="BTC-USD"):

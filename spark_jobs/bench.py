@@ -1,0 +1,470 @@
+"""`make bench-pipeline`: the streaming job's throughput and latency, against ClickHouse SQL.
+
+1. Throughput. The producer replays producer.bench's cached recording (>= 1M trades) into a
+   fresh topic; the job runs on the standalone cluster with --available-now --output-mode update
+   into a fresh database. Measured: wall time from submit to exit (JVM start-up included) and
+   the job's own processing time from pipeline_progress (first batch start to last batch end).
+2. Reference, in the same run. The same Kafka records are copied into ClickHouse (not timed),
+   then ClickHouse computes the same windows in SQL, once from the raw JSON (parse + dedupe +
+   windows: the job's work) and once from typed columns. Both must agree with the job on every
+   window's trade count, volumes, notional and OHLC; a mismatch is printed loudly (exit 1).
+3. Latency. The producer's simulator feeds a fresh topic at a steady rate with wall-clock
+   event times while the job runs in append mode; the `_final` view is polled every 0.5 s and
+   each window's first-seen time is compared with its window_end.
+
+Topics, databases and the S3 checkpoint prefix the run creates are removed at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import pyarrow as pa
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+from clickhouse.client import connect
+from clickhouse.migrate import default_names, migrate
+from producer.bench import create_topics, delete_topics, ensure_recording, run_producer
+from spark_jobs.config import parse_args as job_defaults
+from stack import secrets as local_secrets
+from stack import topology
+from stack.paths import LOG_DIR
+from stack.services import s3_client
+
+POLL_SECONDS = 0.5
+LATENCY_HORIZON = 30.0  # a window not readable this long after its end counts as missing
+REFERENCE_RUNS = 3
+INSERT_CHUNK = 200_000
+COMPARED = ("trade_count", "volume", "notional", "open", "high", "low", "close",
+            "buy_volume", "sell_volume")
+UNIT_SECONDS = {"millisecond": 0.001, "second": 1, "minute": 60, "hour": 3600, "day": 86400}
+
+# The job's parse of one Kafka value (spark_jobs.transformations: same decimal types).
+PARSED_TRADES = """
+SELECT JSONExtractString(value, 'exchange') AS exchange,
+       JSONExtractString(value, 'product_id') AS product_id,
+       JSONExtractString(value, 'trade_id') AS trade_id,
+       toDecimal64(JSONExtractString(value, 'price'), 10) AS price,
+       toDecimal128(JSONExtractString(value, 'size'), 8) AS size,
+       JSONExtractString(value, 'side') AS side,
+       parseDateTime64BestEffort(JSONExtractString(value, 'event_time'), 6, 'UTC') AS event_time
+FROM {table}"""
+
+
+# --- pure logic -------------------------------------------------------------------------------
+
+
+def duration_seconds(text: str) -> float:
+    """A Spark interval as the job's config spells it ('10 seconds') -> seconds."""
+    amount, unit = text.split()
+    return float(amount) * UNIT_SECONDS[unit.rstrip("s")]
+
+
+def window_sql(source: str, window_seconds: int) -> str:
+    """The job's windows in ClickHouse SQL over `source` (a table or a subquery of trades).
+
+    Duplicates (same exchange, product, trade id) count once; open/close are the first/last
+    trade by (event_time, trade id), integer trade ids compared as numbers, as in the job.
+    """
+    order = "(event_time, toUInt64OrZero(trade_id), trade_id)"
+    return f"""
+SELECT exchange, product_id,
+       toDateTime64(toStartOfInterval(event_time, INTERVAL {window_seconds} SECOND), 3, 'UTC')
+           AS window_start,
+       count() AS trade_count,
+       sum(size) AS volume,
+       sum(price * size) AS notional,
+       toFloat64(notional) / toFloat64(volume) AS vwap,
+       avg(price) AS average_price,
+       argMin(price, {order}) AS open,
+       max(price) AS high,
+       min(price) AS low,
+       argMax(price, {order}) AS close,
+       sumIf(size, side = 'buy') AS buy_volume,
+       sumIf(size, side = 'sell') AS sell_volume
+FROM (SELECT * FROM ({source}) LIMIT 1 BY exchange, product_id, trade_id)
+GROUP BY exchange, product_id, window_start
+ORDER BY exchange, product_id, window_start"""
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def keyed_windows(rows: Iterable[Mapping]) -> dict[tuple, tuple]:
+    """Rows with exchange, product_id, window_start and COMPARED -> {window key: values}."""
+    return {(r["exchange"], r["product_id"], _utc(r["window_start"])):
+            tuple(r[column] for column in COMPARED) for r in rows}
+
+
+def compare_windows(job: Mapping[tuple, tuple], reference: Mapping[tuple, tuple],
+                    limit: int = 5) -> list[str]:
+    """Differences between two {window key: COMPARED values} maps, at most `limit` described."""
+    problems = []
+    if set(job) != set(reference):
+        problems.append(f"{len(set(reference) - set(job))} window(s) only in the reference, "
+                        f"{len(set(job) - set(reference))} only in the job")
+    differing = [key for key in sorted(set(job) & set(reference)) if job[key] != reference[key]]
+    for key in differing[:limit]:
+        columns = [f"{name} {a} != {b}"
+                   for name, a, b in zip(COMPARED, job[key], reference[key], strict=True) if a != b]
+        problems.append(f"{key}: job vs reference: {', '.join(columns)}")
+    if len(differing) > limit:
+        problems.append(f"... and {len(differing) - limit} more differing window(s)")
+    return problems
+
+
+def window_ends_between(start: float, stop: float, length: float) -> list[float]:
+    """Epoch seconds of the window ends (multiples of `length`) in [start, stop]."""
+    first = -(-start // length) * length
+    count = int((stop - first) // length) + 1 if stop >= first else 0
+    return [first + i * length for i in range(count)]
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    windows: int
+    missing: int
+    minimum: float | None
+    median: float | None
+    maximum: float | None
+
+
+def latency_stats(first_seen: Mapping[tuple, float], expected: Iterable[tuple]) -> LatencyStats:
+    """Delay from window end to first sighting, over the expected (exchange, product, end) keys.
+
+    first_seen maps (exchange, product_id, window_end epoch seconds) -> wall-clock epoch seconds.
+    """
+    expected = list(expected)
+    delays = sorted(first_seen[key] - key[2] for key in expected if key in first_seen)
+    if not delays:
+        return LatencyStats(len(expected), len(expected), None, None, None)
+    return LatencyStats(len(expected), len(expected) - len(delays), delays[0],
+                        statistics.median(delays), delays[-1])
+
+
+# --- I/O helpers ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Context:
+    topo: topology.Topology
+    secrets: dict[str, str]
+    run_id: str
+
+    def client(self):
+        return connect(self.topo.clickhouse_url, self.topo.clickhouse_user,
+                       self.secrets["CLICKHOUSE_PASSWORD"])
+
+    def checkpoint(self, name: str) -> str:
+        return f"s3a://{self.topo.checkpoint_bucket}/{self.checkpoint_prefix}{name}"
+
+    @property
+    def checkpoint_prefix(self) -> str:
+        return f"bench/{self.run_id}/"
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**self.secrets, **os.environ}
+
+
+def start_module(ctx: Context, log_name: str, module: str, *args: str) -> subprocess.Popen:
+    with (LOG_DIR / f"bench-{log_name}.log").open("ab") as out:
+        return subprocess.Popen([sys.executable, "-m", module, *args], stdout=out,
+                                stderr=subprocess.STDOUT, env=ctx.env, start_new_session=True)
+
+
+def start_job(ctx: Context, log_name: str, topic: str, database: str, *extra: str):
+    return start_module(ctx, log_name, "spark_jobs.submit", "--topic", topic,
+                        "--clickhouse-database", database,
+                        "--checkpoint-location", ctx.checkpoint(log_name), *extra)
+
+
+def stop(process: subprocess.Popen, timeout: float = 120) -> int:
+    """SIGTERM to the Python process only (the job then stops its own JVM cleanly); its
+    whole process group is killed if it has not exited within `timeout`."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        return process.wait(30)
+
+
+def read_topic(bootstrap: str, topic: str, idle_timeout: float = 60) -> list[bytes]:
+    """Every record value of `topic`, from the beginning to the current end."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{topic}-bench",
+                         "enable.auto.commit": False})
+    try:
+        partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
+        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1]
+                for p in partitions}
+        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
+        pending = {p for p, end in ends.items() if end > 0}
+        values, last_progress = [], time.monotonic()
+        while pending:
+            batch = consumer.consume(10_000, timeout=1)
+            if not batch and time.monotonic() - last_progress > idle_timeout:
+                raise RuntimeError(f"{topic}: nothing read for {idle_timeout} s, "
+                                   f"{len(values)} of {sum(ends.values())} records")
+            for message in batch:
+                if message.error():
+                    raise RuntimeError(f"{topic}: {message.error()}")
+                values.append(message.value())
+                if message.offset() + 1 >= ends[message.partition()]:
+                    pending.discard(message.partition())
+                last_progress = time.monotonic()
+        return values
+    finally:
+        consumer.close()
+
+
+def windows_of(client, sql: str) -> dict[tuple, tuple]:
+    return keyed_windows(client.query(sql).named_results())
+
+
+def progress_summary(client, database: str, table: str) -> dict[str, tuple]:
+    """{query name: (batches, sum of batch durations s, first batch start, last batch end)}."""
+    rows = client.query(
+        "SELECT query_name, count(), sum(batch_duration_ms) / 1000, "
+        "toFloat64(min(timestamp)), "
+        "toFloat64(max(timestamp + toIntervalMillisecond(batch_duration_ms))) "
+        f"FROM {database}.{table} GROUP BY query_name"
+    ).result_rows
+    return {name: (batches, seconds, start, end) for name, batches, seconds, start, end in rows}
+
+
+# --- the three measurements -------------------------------------------------------------------
+
+
+def measure_throughput(ctx: Context, client, args, database: str, topic: str) -> dict:
+    path = ensure_recording(args.trades, args.products, args.seed)
+    count, seconds, _ = run_producer(path, ctx.topo.kafka_bootstrap, topic)
+    print(f"loaded {count:,} trades into {topic} in {seconds:.1f}s (replay of {path.name})",
+          flush=True)
+    migrate(client, default_names(database))
+    extra = ["--available-now", "--output-mode", "update"]
+    if args.max_offsets_per_trigger:
+        extra += ["--max-offsets-per-trigger", str(args.max_offsets_per_trigger)]
+    started = time.perf_counter()
+    job = start_job(ctx, "throughput", topic, database, *extra)
+    code = job.wait(args.job_timeout)
+    wall = time.perf_counter() - started
+    if code != 0:
+        raise SystemExit(f"job exited {code}; see {LOG_DIR / 'bench-throughput.log'}")
+    progress = progress_summary(client, database, ctx.topo.progress_table)
+    span = (max(p[3] for p in progress.values()) - min(p[2] for p in progress.values()))
+    for name, (batches, busy, _, _) in sorted(progress.items()):
+        print(f"  {name}: {batches} batches, {busy:.1f}s in batches", flush=True)
+    print(f"job: {count:,} trades, wall {wall:.1f}s = {count / wall:,.0f} trades/s end to end; "
+          f"processing {span:.1f}s = {count / span:,.0f} trades/s "
+          f"(start-up and shutdown {wall - span:.1f}s)", flush=True)
+    return {"trades": count, "wall": wall, "processing": span}
+
+
+def load_reference(client, database: str, values: list[bytes]) -> None:
+    client.command(f"CREATE TABLE {database}.raw_trades (value String) "
+                   "ENGINE = MergeTree ORDER BY tuple()")
+    for offset in range(0, len(values), INSERT_CHUNK):
+        chunk = pa.table({"value": pa.array(values[offset:offset + INSERT_CHUNK], pa.binary())})
+        client.insert_arrow(f"{database}.raw_trades", chunk)
+    client.command(f"CREATE TABLE {database}.trades ENGINE = MergeTree "
+                   "ORDER BY (exchange, product_id, event_time) AS "
+                   + PARSED_TRADES.format(table=f"{database}.raw_trades"))
+
+
+def time_query(client, sql: str) -> tuple[float, dict[tuple, tuple]]:
+    """Best wall time of REFERENCE_RUNS runs, and the result."""
+    best = float("inf")
+    for _ in range(REFERENCE_RUNS):
+        started = time.perf_counter()
+        result = windows_of(client, sql)
+        best = min(best, time.perf_counter() - started)
+    return best, result
+
+
+def measure_reference(ctx: Context, client, database: str, topic: str, window_seconds: int,
+                      job_windows: dict) -> dict:
+    values = read_topic(ctx.topo.kafka_bootstrap, topic)
+    load_reference(client, database, values)
+    raw_sql = window_sql(PARSED_TRADES.format(table=f"{database}.raw_trades"), window_seconds)
+    typed_sql = window_sql(f"SELECT * FROM {database}.trades", window_seconds)
+    figures = {"rows": len(values), "job_windows": len(job_windows), "mismatches": []}
+    for label, sql in (("raw", raw_sql), ("typed", typed_sql)):
+        seconds, reference = time_query(client, sql)
+        figures[label] = seconds
+        print(f"ClickHouse from {label} {'JSON' if label == 'raw' else 'columns'}: "
+              f"{len(values):,} rows -> {len(reference)} windows in {seconds:.3f}s "
+              f"= {len(values) / seconds:,.0f} rows/s (best of {REFERENCE_RUNS})", flush=True)
+        for problem in compare_windows(job_windows, reference):
+            figures["mismatches"].append(f"{label}: {problem}")
+    for problem in figures["mismatches"]:
+        print(f"!!! MISMATCH job vs ClickHouse {problem}", flush=True)
+    return figures
+
+
+def first_data_batch(client, database: str, table: str) -> bool:
+    rows = client.query(f"SELECT count() FROM {database}.{table} "
+                        "WHERE query_name = 'trade_windows' AND input_rows > 0").result_rows
+    return rows[0][0] > 0
+
+
+def poll_first_seen(client, database: str, table: str, until: float,
+                    first_seen: dict[tuple, float]) -> None:
+    sql = f"SELECT exchange, product_id, toFloat64(window_end) FROM {database}.{table}_final"
+    while time.time() < until:
+        now = time.time()
+        for key in client.query(sql).result_rows:
+            first_seen.setdefault(tuple(key), now)
+        time.sleep(max(0.0, POLL_SECONDS - (time.time() - now)))
+
+
+def wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(POLL_SECONDS)
+
+
+def measure_latency(ctx: Context, client, args, database: str, topic: str) -> dict:
+    defaults = job_defaults([])
+    window, watermark = duration_seconds(defaults.window), duration_seconds(defaults.watermark)
+    trigger = duration_seconds(defaults.trigger_interval)
+    migrate(client, default_names(database))
+    producer = start_module(ctx, "latency-producer", "producer", "--source", "simulator",
+                            "--sim-rate", str(args.latency_rate),
+                            "--sim-products", str(args.products), "--topic", topic,
+                            "--dlq-topic", f"{topic}.dlq", "--stats-interval", "60")
+    job = start_job(ctx, "latency", topic, database)
+    first_seen: dict[tuple, float] = {}
+    try:
+        wait_for(lambda: first_data_batch(client, database, ctx.topo.progress_table), 300,
+                 "the latency job's first batch")
+        warm = time.time() + window  # one window of warm-up after the first batch
+        until = warm + args.latency_seconds
+        poll_first_seen(client, database, ctx.topo.windows_table, until, first_seen)
+    finally:
+        stop(producer)
+        job_code = stop(job)
+    pairs = {key[:2] for key in first_seen}
+    ends = window_ends_between(warm, until - LATENCY_HORIZON, window)
+    stats = latency_stats(first_seen, [(*pair, end) for pair in pairs for end in ends])
+    floor = watermark + trigger
+    print(f"latency at {args.latency_rate:g} trades/s, {len(pairs)} products: "
+          f"{stats.windows} windows, delay window_end -> readable "
+          f"min {stats.minimum or 0:.1f}s, median {stats.median or 0:.1f}s, "
+          f"max {stats.maximum or 0:.1f}s; expected floor {floor:.0f}s "
+          f"(watermark {watermark:g}s + trigger {trigger:g}s, plus batch time)", flush=True)
+    if stats.missing or not stats.windows or job_code != 0:
+        print(f"!!! LATENCY: {stats.missing} of {stats.windows} windows not readable within "
+              f"{LATENCY_HORIZON:.0f}s of their end; job exit {job_code}", flush=True)
+    return {"stats": stats, "floor": floor}
+
+
+# --- wiring -----------------------------------------------------------------------------------
+
+
+def cleanup(ctx: Context, client, databases: list[str], topics: list[str]) -> None:
+    for database in databases:
+        client.command(f"DROP DATABASE IF EXISTS {database}")
+    delete_topics(ctx.topo.kafka_bootstrap, topics)
+    s3 = s3_client(ctx.topo, ctx.secrets)
+    pages = s3.get_paginator("list_objects_v2").paginate(
+        Bucket=ctx.topo.checkpoint_bucket, Prefix=ctx.checkpoint_prefix)
+    for page in pages:
+        keys = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if keys:
+            s3.delete_objects(Bucket=ctx.topo.checkpoint_bucket, Delete={"Objects": keys})
+
+
+def summary(throughput: dict, reference: dict, latency: dict | None) -> str:
+    trades, wall, busy = throughput["trades"], throughput["wall"], throughput["processing"]
+    lines = [
+        "=== bench-pipeline summary ===",
+        f"trades                       {trades:,} ({reference['job_windows']} windows)",
+        f"job end to end (wall)        {wall:.1f}s  {trades / wall:,.0f} trades/s",
+        f"job processing (batches)     {busy:.1f}s  {trades / busy:,.0f} trades/s",
+        f"ClickHouse SQL, raw JSON     {reference['raw']:.3f}s  "
+        f"{trades / reference['raw']:,.0f} rows/s",
+        f"ClickHouse SQL, typed        {reference['typed']:.3f}s  "
+        f"{trades / reference['typed']:,.0f} rows/s",
+        f"ratio job/ClickHouse (raw)   {wall / reference['raw']:.0f}x wall, "
+        f"{busy / reference['raw']:.0f}x processing",
+        f"windows job vs ClickHouse    "
+        f"{'identical' if not reference['mismatches'] else 'MISMATCH'}",
+    ]
+    if latency:
+        stats = latency["stats"]
+        lines.append(f"latency window_end->row      min {stats.minimum or 0:.1f}s / median "
+                     f"{stats.median or 0:.1f}s / max {stats.maximum or 0:.1f}s over "
+                     f"{stats.windows} windows ({stats.missing} missing); floor "
+                     f"{latency['floor']:.0f}s")
+    lines.append(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    env = os.environ
+    parser = argparse.ArgumentParser(prog="python -m spark_jobs.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--trades", type=int, default=int(env.get("BENCH_TRADES", 1_000_000)),
+                        help="trades in Kafka for the throughput run [BENCH_TRADES]")
+    parser.add_argument("--products", type=int, default=int(env.get("BENCH_PRODUCTS", 5)),
+                        help="products in the recording and the simulator [BENCH_PRODUCTS]")
+    parser.add_argument("--seed", type=int, default=1, help="the recording's market seed")
+    parser.add_argument("--max-offsets-per-trigger", type=int,
+                        default=int(env.get("BENCH_MAX_OFFSETS_PER_TRIGGER", 0)) or None,
+                        help="job batch cap; 0/unset: no cap [BENCH_MAX_OFFSETS_PER_TRIGGER]")
+    parser.add_argument("--latency-seconds", type=float,
+                        default=float(env.get("BENCH_LATENCY_SECONDS", 150)),
+                        help="steady-feed measurement length; 0 skips it "
+                             "[BENCH_LATENCY_SECONDS]")
+    parser.add_argument("--latency-rate", type=float,
+                        default=float(env.get("BENCH_LATENCY_RATE", 200)),
+                        help="simulator trades/s during the latency run [BENCH_LATENCY_RATE]")
+    parser.add_argument("--job-timeout", type=float, default=1800,
+                        help="seconds the throughput job may take")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    ctx = Context(topology.load(), local_secrets.load_or_create(), uuid.uuid4().hex[:8])
+    databases = [f"bench_pipeline_{ctx.run_id}", f"bench_latency_{ctx.run_id}"]
+    topics = [f"bench_pipeline_{ctx.run_id}", f"bench_latency_{ctx.run_id}"]
+    topics += [f"{topic}.dlq" for topic in topics]
+    window_seconds = int(duration_seconds(job_defaults([]).window))
+    create_topics(ctx.topo.kafka_bootstrap, topics, ctx.topo.kafka_partitions)
+    client = ctx.client()
+    latency = None
+    try:
+        throughput = measure_throughput(ctx, client, args, databases[0], topics[0])
+        job_windows = windows_of(client, f"SELECT * FROM {databases[0]}."
+                                         f"{ctx.topo.windows_table}_final")
+        reference = measure_reference(ctx, client, databases[0], topics[0], window_seconds,
+                                      job_windows)
+        if args.latency_seconds > 0:
+            latency = measure_latency(ctx, client, args, databases[1], topics[1])
+    finally:
+        cleanup(ctx, client, databases, topics)
+        client.close()
+    print(summary(throughput, reference, latency))
+    return 1 if reference["mismatches"] else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
