@@ -88,8 +88,15 @@ test-unit: venv  ## unit tests: no services needed
 test-integration: setup  ## integration tests against the real local stack (started by the tests)
 	$(VENV)/bin/pytest -q tests/integration
 
-test: setup lint  ## everything CI runs: lint, unit and integration tests
+test-core: setup lint  ## lint, unit and integration tests: no Docker needed
 	$(VENV)/bin/pytest -q tests
+
+# The local stack is stopped before the Docker suites: they bring their own services.
+test:  ## everything CI runs: test-core, then the docker-compose and deploy-path suites
+	$(MAKE) test-core
+	$(MAKE) down
+	$(MAKE) test-docker
+	$(MAKE) test-infra
 
 # --- Docker: engine, images, docker-compose (docker/README.md) ------------------------------
 # Image names, tags and the base image are set in docker/images.env (env vars of the same name win).
@@ -126,7 +133,7 @@ compose-ps: compose-plugin compose-env  ## the compose services and their health
 compose-down: compose-plugin compose-env  ## stop the compose pipeline and remove its containers, volumes and network
 	$(COMPOSE) down -v --remove-orphans
 
-test-docker: venv images compose-plugin  ## infra tests: docker-compose end to end (not part of `make test` yet)
+test-docker: venv images compose-plugin  ## docker-compose suite: the whole pipeline in compose
 	$(VENV)/bin/pytest -q -m infra -p no:cacheprovider tests/infra/test_compose.py
 
 # --- Deploy path: OpenTofu (Docker provider) + Ansible (terraform/README.md) ----------------
@@ -168,5 +175,5 @@ infra-destroy: infra-tools  ## tofu destroy terraform/envs/local: containers, vo
 	$(WITH_TF_SECRETS) $(TOFU) -chdir=$(TF_LOCAL) init -input=false -lockfile=readonly >/dev/null
 	$(WITH_TF_SECRETS) $(TOFU) -chdir=$(TF_LOCAL) destroy -input=false -auto-approve
 
-test-infra: infra-tools  ## deploy-path tests: static checks, then apply + deploy + destroy (needs images)
+test-infra: infra-tools images  ## deploy-path suite: static checks, tofu apply, deploy, fault, destroy
 	$(VENV)/bin/pytest -q -s -m infra -p no:cacheprovider tests/infra/test_tofu_static.py tests/infra/test_ansible_static.py tests/infra/test_tofu_deploy.py

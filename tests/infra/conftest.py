@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-# Opt-in for now: a run over the whole suite (`make test`, `pytest tests`) skips the tests marked
-# `infra`; they run when tests/infra (or a file in it) is named, with -m infra, or with
-# CRYPTOSTREAM_INFRA_TESTS=1.
+# Opt-in: a run over the whole tree (`make test-core`, `pytest tests`) skips the tests marked
+# `infra`, which need Docker and the images; `make test-docker` / `make test-infra` (both part of
+# `make test`) name their files. They also run with -m infra or CRYPTOSTREAM_INFRA_TESTS=1.
 OPT_IN_VARIABLE = "CRYPTOSTREAM_INFRA_TESTS"
 INFRA_DIR = Path(__file__).resolve().parent
 
