@@ -181,6 +181,7 @@ def run(config: JobConfig, stop_requested: threading.Event) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("py4j").setLevel(logging.WARNING)  # a line per callback otherwise
     config = parse_args(argv)
     stop_requested = threading.Event()
 
