@@ -23,7 +23,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient, NewTopic
 
 from producer.config import parse
 from producer.feeds.coinbase import CoinbaseExchangeFeed
@@ -35,6 +34,7 @@ from producer.schema import format_utc
 from producer.simulator import Market, product_names
 from producer.stats import Stats
 from stack import topology
+from stack.kafka_topics import create_topics, delete_topics
 from stack.paths import CACHE_DIR
 
 
@@ -60,18 +60,6 @@ def ensure_recording(trades: int, products: int, seed: int) -> Path:
     recorder.close()
     partial.rename(path)
     return path
-
-
-def create_topics(bootstrap: str, names: list[str], partitions: int) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    for future in admin.create_topics([NewTopic(n, partitions, 1) for n in names]).values():
-        future.result(timeout=30)
-
-
-def delete_topics(bootstrap: str, names: list[str]) -> None:
-    """Delete and wait: unawaited, the request may never leave the client."""
-    for future in AdminClient({"bootstrap.servers": bootstrap}).delete_topics(names).values():
-        future.result(timeout=30)
 
 
 def run_producer(path: Path, bootstrap: str, topic: str) -> tuple[int, float, float]:

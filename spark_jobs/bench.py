@@ -31,14 +31,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pyarrow as pa
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from clickhouse.client import connect
 from clickhouse.migrate import default_names, migrate
-from producer.bench import create_topics, delete_topics, ensure_recording, run_producer
+from producer.bench import ensure_recording, run_producer
 from spark_jobs.config import parse_args as job_defaults
 from stack import secrets as local_secrets
 from stack import topology
+from stack.kafka_topics import create_topics, delete_topics, read_topic
 from stack.paths import LOG_DIR
 from stack.services import s3_client
 
@@ -203,34 +203,6 @@ def stop(process: subprocess.Popen, timeout: float = 120) -> int:
         return process.wait(30)
 
 
-def read_topic(bootstrap: str, topic: str, idle_timeout: float = 60) -> list[bytes]:
-    """Every record value of `topic`, from the beginning to the current end."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{topic}-bench",
-                         "enable.auto.commit": False})
-    try:
-        partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1]
-                for p in partitions}
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-        pending = {p for p, end in ends.items() if end > 0}
-        values, last_progress = [], time.monotonic()
-        while pending:
-            batch = consumer.consume(10_000, timeout=1)
-            if not batch and time.monotonic() - last_progress > idle_timeout:
-                raise RuntimeError(f"{topic}: nothing read for {idle_timeout} s, "
-                                   f"{len(values)} of {sum(ends.values())} records")
-            for message in batch:
-                if message.error():
-                    raise RuntimeError(f"{topic}: {message.error()}")
-                values.append(message.value())
-                if message.offset() + 1 >= ends[message.partition()]:
-                    pending.discard(message.partition())
-                last_progress = time.monotonic()
-        return values
-    finally:
-        consumer.close()
-
-
 def windows_of(client, sql: str) -> dict[tuple, tuple]:
     return keyed_windows(client.query(sql).named_results())
 
@@ -297,7 +269,7 @@ def time_query(client, sql: str) -> tuple[float, dict[tuple, tuple]]:
 
 def measure_reference(ctx: Context, client, database: str, topic: str, window_seconds: int,
                       job_windows: dict) -> dict:
-    values = read_topic(ctx.topo.kafka_bootstrap, topic)
+    values = [value for _, _, value in read_topic(ctx.topo.kafka_bootstrap, topic)]
     load_reference(client, database, values)
     raw_sql = window_sql(PARSED_TRADES.format(table=f"{database}.raw_trades"), window_seconds)
     typed_sql = window_sql(f"SELECT * FROM {database}.trades", window_seconds)

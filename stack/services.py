@@ -20,6 +20,7 @@ from functools import partial
 from pathlib import Path
 
 from stack import health
+from stack.kafka_topics import create_topics
 from stack.paths import CACHE_DIR, STATE_DIR
 from stack.topology import ROOT, Topology
 
@@ -114,15 +115,9 @@ def prepare_kafka(topo: Topology, home: Path) -> None:
     )
 
 
-def create_topics(topo: Topology) -> None:
-    from confluent_kafka.admin import AdminClient, NewTopic
-
-    admin = AdminClient({"bootstrap.servers": topo.kafka_bootstrap})
-    existing = admin.list_topics(timeout=10).topics
+def create_pipeline_topics(topo: Topology) -> None:
     wanted = [topo.trades_topic, topo.dead_letter_topic]
-    new = [NewTopic(t, topo.kafka_partitions, 1) for t in wanted if t not in existing]
-    for future in admin.create_topics(new).values() if new else []:
-        future.result(timeout=30)
+    create_topics(topo.kafka_bootstrap, wanted, topo.kafka_partitions, skip_existing=True)
 
 
 def kafka_service(topo: Topology) -> Service:
@@ -139,7 +134,7 @@ def kafka_service(topo: Topology) -> Service:
         ],
         probe=partial(health.kafka, topo.kafka_bootstrap, jar_version(classpath, "kafka_2.13")),
         prepare=partial(prepare_kafka, topo, home),
-        ready=partial(create_topics, topo),
+        ready=partial(create_pipeline_topics, topo),
         workdir=home,
     )
 

@@ -16,7 +16,6 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from producer.config import parse
@@ -26,7 +25,7 @@ from producer.recording import read_header
 from producer.runner import Run, replay
 from producer.simulator import Misbehaviour, SimConfig, Simulator
 from producer.stats import Stats
-from stack import control
+from stack import control, kafka_topics
 from tests.support import wait_until
 
 pytestmark = pytest.mark.integration
@@ -38,37 +37,15 @@ PRODUCTS = ["BTC-USD", "ETH-USD", "SOL-USD"]
 def topics(stack, unique_name):
     """(trades topic, dead-letter topic), created for this test and deleted after it."""
     names = [unique_name, f"{unique_name}.dlq"]
-    admin = AdminClient({"bootstrap.servers": stack.kafka_bootstrap})
-    futures = admin.create_topics([NewTopic(n, stack.kafka_partitions, 1) for n in names])
-    for future in futures.values():
-        future.result(timeout=30)
+    kafka_topics.create_topics(stack.kafka_bootstrap, names, stack.kafka_partitions)
     yield names
-    admin.delete_topics(names)
+    kafka_topics.delete_topics(stack.kafka_bootstrap, names)
 
 
-def read_topic(bootstrap: str, topic: str, timeout: float = 60) -> list[tuple[int, str, str]]:
-    """Every record now in ``topic``: (partition, key, value), in partition-offset order."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{topic}-check",
-                         "enable.auto.commit": False})
-    try:
-        partitions = consumer.list_topics(topic, timeout=30).topics[topic].partitions
-        ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1]
-                for p in partitions}
-        consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in partitions])
-        records, position = [], dict.fromkeys(partitions, 0)
-
-        def caught_up():
-            for message in consumer.consume(1000, 0.5):
-                if message.error() is None:
-                    key = message.key().decode() if message.key() is not None else None
-                    records.append((message.partition(), key, message.value().decode()))
-                    position[message.partition()] = message.offset() + 1
-            return all(position[p] >= ends[p] for p in partitions)
-
-        wait_until(caught_up, timeout, interval=0, message=f"the end of {topic}")
-        return records
-    finally:
-        consumer.close()
+def read_topic(bootstrap: str, topic: str) -> list[tuple[int, str | None, str]]:
+    """Every record now in ``topic``: (partition, key, value) as text, in partition-offset order."""
+    return [(partition, key.decode() if key is not None else None, value.decode())
+            for partition, key, value in kafka_topics.read_topic(bootstrap, topic)]
 
 
 def settings(stack, topics, *args: str):

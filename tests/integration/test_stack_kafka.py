@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from confluent_kafka import Consumer, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
 
 from stack import control
+from stack.kafka_topics import create_topics
 from tests.support import wait_until
 
 
 def create_topic(bootstrap: str, name: str, partitions: int) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic(name, partitions, 1)])[name].result(timeout=30)
+    create_topics(bootstrap, [name], partitions)
 
 
 def produce(bootstrap: str, topic: str, records: list[tuple[str, str]]) -> None:

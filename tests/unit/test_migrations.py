@@ -9,18 +9,10 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from spark_support import open_chdb
 
 from clickhouse import migrate as m
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def chdb(tmp_path_factory):
-    client = open_chdb(tmp_path_factory.mktemp("chdb"))
-    yield client
-    client.close()
 
 
 @pytest.fixture
