@@ -9,6 +9,13 @@ export CRYPTOSTREAM_CACHE ?= $(HOME)/.cache/cryptostream
 JVM_CACHE := $(CRYPTOSTREAM_CACHE)/jvm
 MVN := mvn -q -B -s jvm/settings.xml
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
+# The producer's native hot path (producer/fastpath, Rust): cargo from rustup, its build output
+# cached outside the work tree and shared by every clone.
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+export CARGO_TARGET_DIR ?= $(CRYPTOSTREAM_CACHE)/cargo-target
+FASTPATH := producer/fastpath
+FASTPATH_SOURCES := $(addprefix $(FASTPATH)/,Cargo.toml Cargo.lock pyproject.toml) \
+	$(wildcard $(FASTPATH)/src/*.rs)
 
 .PHONY: help setup venv jars up down status env clean migrate demo job producer \
 	bench-producer bench-pipeline test test-unit test-integration lint
@@ -19,9 +26,10 @@ help:  ## list targets
 # --- set-up: everything a fresh machine needs, from the package registries ------------------
 
 venv: $(VENV)/.installed  ## the project's virtual environment (pinned by requirements.lock)
-$(VENV)/.installed: pyproject.toml requirements.lock
+$(VENV)/.installed: pyproject.toml requirements.lock $(FASTPATH_SOURCES)
+	@command -v cargo >/dev/null || { echo "cargo not found: $(FASTPATH) needs a Rust toolchain (rustup.rs)" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q -c requirements.lock -e '.[dev]'
+	$(VENV)/bin/pip install -q -c requirements.lock -e '.[dev]' ./$(FASTPATH)
 	touch $@
 
 $(LOCALSTACK_VENV)/.installed: localstack/requirements.lock
@@ -79,16 +87,19 @@ bench-pipeline: up  ## the job on 1M Kafka trades vs ClickHouse SQL, and window 
 
 # --- tests ----------------------------------------------------------------------------------
 
-lint: venv  ## ruff over the Python tree
+lint: venv  ## ruff over the Python tree, rustfmt over producer/fastpath
 	$(VENV)/bin/ruff check .
+	cargo fmt --check --manifest-path $(FASTPATH)/Cargo.toml
 
 test-unit: venv  ## unit tests: no services needed
+	cargo test -q --locked --manifest-path $(FASTPATH)/Cargo.toml
 	$(VENV)/bin/pytest -q tests/unit
 
 test-integration: setup  ## integration tests against the real local stack (started by the tests)
 	$(VENV)/bin/pytest -q tests/integration
 
 test-core: setup lint  ## lint, unit and integration tests: no Docker needed
+	cargo test -q --locked --manifest-path $(FASTPATH)/Cargo.toml
 	$(VENV)/bin/pytest -q tests
 
 # The local stack is stopped before the Docker suites: they bring their own services.
@@ -117,7 +128,7 @@ compose-plugin: docker-engine  ## `docker compose` v2 (built once from the Go mo
 base-image: docker-engine  ## the base image: debootstrap + import (cached tarball), or pull BASE_IMAGE
 	docker/base-image.sh
 
-images: base-image jars  ## build the kafka, spark, app, clickhouse-endpoint and localstack images
+images: base-image jars venv  ## build the kafka, spark, app, clickhouse-endpoint and localstack images
 	docker/build.sh
 
 compose-env: venv  ## write $(COMPOSE_ENV_FILE) for docker compose from topology.yaml + secrets

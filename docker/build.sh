@@ -6,6 +6,8 @@
 # Names and tags come from docker/images.env (${IMAGE_PREFIX}/<target>:${IMAGE_TAG}). The JVM jars
 # are the ones `make jars` resolved (jvm/*/pom.xml, $CRYPTOSTREAM_CACHE/jvm/*.classpath), staged
 # into the build context (docker/.jars/, hard links where possible) rather than resolved again.
+# Likewise the producer's native hot path (producer/fastpath) is built here, on the host, into a
+# wheel (docker/.wheels/): the images need no Rust toolchain.
 # Prints one line per image with its build time.
 #
 # Environment:
@@ -20,7 +22,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(dirname "$HERE")
 # shellcheck source=images.env
 source "$HERE/images.env"
-JVM_CACHE=${CRYPTOSTREAM_CACHE:-$HOME/.cache/cryptostream}/jvm
+CACHE=${CRYPTOSTREAM_CACHE:-$HOME/.cache/cryptostream}
+JVM_CACHE=$CACHE/jvm
 ALL_TARGETS=(kafka spark app clickhouse-endpoint localstack)
 BUILD_LOG_DIR=${BUILD_LOG_DIR:-$ROOT/.state/logs/docker-build}
 
@@ -55,6 +58,15 @@ stage_jars() {
     done
 }
 
+# One abi3 wheel (any CPython >= 3.11), built against this host's glibc: the images' Debian
+# release is the host's (bookworm), so it loads there. Needs `make venv` (its pip) and cargo.
+stage_wheels() {
+    local target=$HERE/.wheels
+    rm -rf "$target" && mkdir -p "$target"
+    PATH=$HOME/.cargo/bin:$PATH CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$CACHE/cargo-target} \
+        "$ROOT/.venv/bin/pip" wheel -q --no-deps -w "$target" "$ROOT/producer/fastpath"
+}
+
 ca_bundle() {
     local bundle=${HOST_CA_BUNDLE:-${PIP_CERT:-/etc/ssl/certs/ca-certificates.crt}}
     [ -s "$bundle" ] && echo "$bundle"
@@ -87,6 +99,7 @@ main() {
         { say "base image $BASE_IMAGE is missing: run 'make base-image'"; exit 1; }
     mkdir -p "$BUILD_LOG_DIR"
     stage_jars
+    stage_wheels
     local target
     for target in "${targets[@]}"; do
         build_one "$target"

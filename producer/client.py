@@ -153,6 +153,7 @@ class FeedClient:
                             self.watchdog_timeout)
                 raise
             pipeline.on_raw(raw, now_text())
+            sink.submit()
             if sink.backlogged:
                 await sink.drain()
             if self._stopping.is_set():

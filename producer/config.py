@@ -151,7 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     add(feed, "--reconnect-max-delay", "RECONNECT_MAX_DELAY", "backoff cap in seconds", 30.0,
         type=_positive(float))
     add(feed, "--dedupe-capacity", "DEDUPE_CAPACITY",
-        "how many recent (product, trade id) pairs to remember for duplicate suppression",
+        "how many recent (product, trade id) pairs to remember for duplicate suppression where "
+        "trade ids are not consecutive numbers (ticker channel, non-numeric ids)",
         200_000, type=_positive(int))
 
     kafka = parser.add_argument_group("kafka")

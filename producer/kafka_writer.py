@@ -1,9 +1,14 @@
 """The Kafka sink: idempotent, acks=all, compressed, batched; never drops a record.
 
-``send_*`` hand records to librdkafka's local queue. When that queue is full (``BufferError``)
-the record goes to an in-process backlog instead, ``backlogged`` turns true, and the reader
-awaits ``drain()``, which serves delivery reports and retries the backlog in order until it is
-empty: reading stops, so the WebSocket's TCP window applies the backpressure upstream.
+``send_trade`` collects trades and hands them to librdkafka's local queue ``BATCH`` at a time
+with one ``produce_batch`` call, or whatever is collected when ``submit()`` is called (the
+client does after every WebSocket message, so a live trade never waits for a batch to fill);
+dead letters go one by one with ``produce``. When the queue is full the records that did not
+fit go, in order, to an in-process backlog, ``backlogged`` turns true, and the reader awaits
+``drain()``, which serves delivery reports and retries the backlog in order until it is empty:
+reading stops, so the WebSocket's TCP window applies the backpressure upstream. librdkafka
+refuses every message after the first that finds the queue full, so what did not fit is always
+the tail of a batch and order is kept.
 
 Delivery reports are requested for failures only (``delivery.report.only.error``): a Python
 callback per delivered record would cost more than the rest of the hot path's Kafka share.
@@ -24,7 +29,8 @@ from producer.stats import Stats
 
 log = logging.getLogger(__name__)
 
-POLL_EVERY = 500  # serve delivery reports every this many produce calls
+POLL_EVERY = 500  # serve delivery reports every this many records
+BATCH = 1000  # trades per produce_batch call; fewer when submit() comes first
 
 
 def producer_config(bootstrap_servers: str, overrides: dict | None = None) -> dict:
@@ -56,6 +62,7 @@ class KafkaWriter:
         config["error_cb"] = self._on_error
         config["on_delivery"] = self._on_delivery  # once for all records: no per-call argument
         self._producer = Producer(config)
+        self._batch: list[dict] = []
         self._backlog: deque[tuple[str, str | None, str]] = deque()
         self._since_poll = 0
         self._accepted = {topic: 0, dlq_topic: 0}
@@ -68,10 +75,47 @@ class KafkaWriter:
 
     def pending(self) -> int:
         """Records not yet acknowledged (in librdkafka's queue or in the backlog)."""
-        return len(self._producer) + len(self._backlog)
+        return len(self._producer) + len(self._backlog) + len(self._batch)
 
     def send_trade(self, key: str, value: str) -> None:
-        self._produce(self.topic, key, value)
+        batch = self._batch
+        batch.append({"key": key, "value": value})
+        if len(batch) >= BATCH:
+            self.submit()
+
+    def submit(self) -> None:
+        """Hand the collected trades to librdkafka (or to the backlog, behind what waits)."""
+        batch, topic = self._batch, self.topic
+        if not batch:
+            return
+        self._batch = []
+        if self._backlog:
+            self._backlog.extend((topic, record["key"], record["value"]) for record in batch)
+            return
+        queued = self._producer.produce_batch(topic, batch)
+        self._accepted[topic] += queued
+        if queued < len(batch):
+            self._refused(batch)
+        self._since_poll += len(batch)
+        if self._since_poll >= POLL_EVERY:
+            self._since_poll = 0
+            self._producer.poll(0)
+
+    def _refused(self, batch: list[dict]) -> None:
+        """Records produce_batch did not queue: the queue-full tail waits in the backlog; any
+        other refusal (a record too large, say) is a delivery failure, counted and logged."""
+        for record in batch:
+            err = record.get("_error")
+            if err is None:
+                continue
+            if err.code() == KafkaError._QUEUE_FULL:
+                if not self._backlog:
+                    self.stats.backpressure += 1
+                self._backlog.append((self.topic, record["key"], record["value"]))
+            else:
+                self.stats.delivery_errors += 1
+                log.error("delivery failed to %s (key %s): %s; record: %s", self.topic,
+                          record["key"], err, record["value"])
 
     def send_dead_letter(self, key: str | None, value: str) -> None:
         self._produce(self.dlq_topic, key, value)
@@ -93,6 +137,7 @@ class KafkaWriter:
             self._producer.poll(0)
 
     def poll(self) -> None:
+        self.submit()
         self._producer.poll(0)
         self._count_delivered()
 
@@ -106,6 +151,7 @@ class KafkaWriter:
 
     async def drain(self) -> None:
         """Retry the backlog, in order, until librdkafka has taken all of it."""
+        self.submit()
         while self._backlog:
             topic, key, value = self._backlog[0]
             try:

@@ -35,6 +35,9 @@ class StdoutSink:
     def send_dead_letter(self, key: str | None, value: str) -> None:
         sys.stderr.write(f"DLQ {value}\n")
 
+    def submit(self) -> None:
+        pass
+
     def poll(self) -> None:
         sys.stdout.flush()
 
@@ -182,26 +185,58 @@ class Run:
             await self.simulator.stop()
 
 
+REPLAY_BATCH = 1000  # recording lines handed to the pipeline at once, as fast as possible
+
+
 async def replay(path, pipeline: Pipeline, speed: float, stopping: asyncio.Event) -> None:
     """Feed a recording through ``pipeline``: at ``speed`` times the recorded pace, or as fast
-    as possible when ``speed`` is 0 (still yielding to the event loop now and then)."""
+    as possible when ``speed`` is 0."""
+    if speed > 0:
+        await _replay_paced(path, pipeline, speed, stopping)
+    else:
+        await _replay_at_once(path, pipeline, stopping)
+
+
+async def _replay_paced(path, pipeline: Pipeline, speed: float, stopping: asyncio.Event) -> None:
     sink = pipeline.sink
     first: float | None = None
     started = time.monotonic()
-    for count, (received_at, raw, url) in enumerate(read_entries(path)):
+    for entry in read_entries(path):
         if stopping.is_set():
             return
-        if speed > 0:
-            at = seconds(received_at)
-            first = at if first is None else first
-            delay = (at - first) / speed - (time.monotonic() - started)
-            if delay > 0:
-                await asyncio.sleep(delay)
-        elif count % 1000 == 0:
-            await asyncio.sleep(0)
+        received_at, raw, url = entry
+        at = seconds(received_at)
+        first = at if first is None else first
+        delay = (at - first) / speed - (time.monotonic() - started)
+        if delay > 0:
+            sink.submit()
+            await asyncio.sleep(delay)
         if raw is None:
             pipeline.on_connect(url, received_at)
         else:
-            pipeline.on_raw(raw, received_at)
+            pipeline.on_messages((entry,))
         if sink.backlogged:
             await sink.drain()
+
+
+async def _replay_at_once(path, pipeline: Pipeline, stopping: asyncio.Event) -> None:
+    """``REPLAY_BATCH`` messages at a time (a connect event ends a batch early), yielding to
+    the event loop and serving backpressure between batches."""
+    sink = pipeline.sink
+    batch: list[tuple] = []
+    for entry in read_entries(path):
+        if entry[1] is None:
+            pipeline.on_messages(batch)
+            batch = []
+            pipeline.on_connect(entry[2], entry[0])
+            continue
+        batch.append(entry)
+        if len(batch) == REPLAY_BATCH:
+            pipeline.on_messages(batch)
+            batch = []
+            if sink.backlogged:
+                await sink.drain()
+            await asyncio.sleep(0)
+            if stopping.is_set():
+                return
+    pipeline.on_messages(batch)

@@ -15,16 +15,18 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 
 SCHEMA_VERSION = 1
 SIDES = ("buy", "sell")
 
-_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+# Digits, optionally one point and more digits, with a non-zero digit somewhere.
+_POSITIVE_DECIMAL = re.compile(r"(?=[0-9.]*[1-9])[0-9]+(?:\.[0-9]+)?")
 # Product ids: BTC-USD, ETH-PERP-INTX, BIT-30AUG24-CDE ... never anything needing JSON escapes.
 _PRODUCT_ID = re.compile(r"[A-Za-z0-9]{1,32}(?:-[A-Za-z0-9]{1,32}){1,3}")
 _TRADE_ID_TEXT = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
+_CANONICAL_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z")
 _TIMESTAMP = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?"
     r"(Z|[+-]\d{2}:?\d{2})"
@@ -46,6 +48,9 @@ class Trade:
     event_time: str
     sequence: int | None
     received_at: str
+    # The trade id as an int, from feeds that number trades consecutively per product: what
+    # gap and duplicate checks compare. Not part of the record.
+    number: int | None = field(default=None, compare=False)
 
     @property
     def key(self) -> str:
@@ -138,7 +143,19 @@ def is_positive_decimal(value: str) -> bool:
     "-1": within this grammar the value is finite, and it is > 0 exactly when some digit is
     not 0, so no Decimal needs building on the hot path (a unit test checks the equivalence).
     """
-    return _DECIMAL.fullmatch(value) is not None and value.strip("0.") != ""
+    return _POSITIVE_DECIMAL.fullmatch(value) is not None
+
+
+def _is_canonical_time(value: str) -> bool:
+    """``YYYY-MM-DDTHH:MM:SS.ffffffZ`` and a real moment: what ``check_time`` returns as is
+    (producer/fastpath/src/exchange_match.rs holds the same rule)."""
+    if _CANONICAL_TIME.fullmatch(value) is None:
+        return False
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
 
 
 def check_decimal(value: object, field: str, where: str = "") -> str:
@@ -189,12 +206,8 @@ def check_time(value: object, field: str = "time", where: str = "") -> str:
     """
     if type(value) is not str:
         raise NormalizationError(f"invalid {field}{where}: {value!r} (expected an ISO-8601 string)")
-    if len(value) == 27 and value[10] == "T" and value[19] == "." and value[26] == "Z":
-        try:  # the common Exchange form is already canonical: validate, keep the text
-            datetime.fromisoformat(value)
-            return value
-        except ValueError:
-            pass
+    if _is_canonical_time(value):  # the common Exchange form: validated, the text kept
+        return value
     match = _TIMESTAMP.fullmatch(value)
     if match is None:
         raise NormalizationError(f"invalid {field}{where}: {value!r} (expected ISO-8601 with zone)")

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import json
 
+from cryptostream_fastpath import MatchNormalizer
+
 from producer.schema import (
     Control,
     DeadLetter,
@@ -33,8 +35,6 @@ from producer.schema import (
     check_int,
     check_product_id,
     check_time,
-    is_positive_decimal,
-    is_product_id,
     load_object,
     require,
 )
@@ -60,6 +60,12 @@ class CoinbaseExchangeFeed:
         self.exchange = exchange
         # The ticker channel collapses cascading matches, so its trade ids skip by design.
         self.contiguous_trade_ids = channel == "matches"
+        if channel == "matches":
+            # The hot path (producer/fastpath, native): canonical matches straight to their
+            # records; None leaves a message to ``normalize``, which handles everything else,
+            # names exactly what is wrong, and gives the same record for what the fast path
+            # takes. The ticker channel has none.
+            self.fast_records = MatchNormalizer(exchange).records
 
     def subscribe_messages(self) -> list[str]:
         return [
@@ -74,37 +80,9 @@ class CoinbaseExchangeFeed:
 
     def normalize(self, raw: str, received_at: str) -> list[Event]:
         try:
-            msg = load_object(raw)
-            if self.channel == "matches":
-                trade = self._valid_match(msg, received_at)
-                if trade is not None:
-                    return [trade]
-            return [self._event(msg, received_at)]
+            return [self._event(load_object(raw), received_at)]
         except NormalizationError as exc:
             return [DeadLetter(str(exc), raw, _product_hint(raw))]
-
-    def _valid_match(self, msg: dict, received_at: str) -> Trade | None:
-        """The hot path: a well-formed match in one pass, or None to take the checked path
-        (``_event``), which names exactly what is wrong."""
-        try:
-            kind = msg["type"]
-            trade_id, sequence, price, size = (
-                msg["trade_id"], msg["sequence"], msg["price"], msg["size"])
-            side, product = TAKER_SIDE_FROM_MAKER[msg["side"]], msg["product_id"]
-            event_time = check_time(msg["time"])
-        except (KeyError, TypeError, NormalizationError):
-            return None
-        if not (
-            (kind == "match" or kind == "last_match")
-            and type(trade_id) is int and trade_id >= 0
-            and type(sequence) is int and sequence >= 0
-            and type(price) is str and is_positive_decimal(price)
-            and type(size) is str and is_positive_decimal(size)
-            and is_product_id(product)
-        ):
-            return None
-        return Trade(self.exchange, product, str(trade_id), price, size, side, event_time,
-                     sequence, received_at)
 
     def _event(self, msg: dict, received_at: str) -> Event:
         kind = require(msg, "type")
@@ -128,16 +106,18 @@ class CoinbaseExchangeFeed:
         side = require(msg, "side")
         if side not in sides:
             raise NormalizationError(f"invalid side: {side!r} (expected 'buy' or 'sell')")
+        trade_number = check_int(require(msg, "trade_id"), "trade_id")
         return Trade(
             exchange=self.exchange,
             product_id=check_product_id(require(msg, "product_id")),
-            trade_id=str(check_int(require(msg, "trade_id"), "trade_id")),
+            trade_id=str(trade_number),
             price=check_decimal(require(msg, "price"), "price"),
             size=check_decimal(require(msg, size_field), size_field),
             side=sides[side],
             event_time=check_time(require(msg, "time")),
             sequence=check_int(require(msg, "sequence"), "sequence"),
             received_at=received_at,
+            number=trade_number,
         )
 
 

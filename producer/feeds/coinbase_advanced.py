@@ -123,16 +123,18 @@ class CoinbaseAdvancedFeed:
         side = require(item, "side", where)
         if side not in _SIDES:
             raise NormalizationError(f"invalid side{where}: {side!r} (expected 'BUY' or 'SELL')")
+        trade_id = check_trade_id_text(require(item, "trade_id", where), where)
         return Trade(
             exchange=self.exchange,
             product_id=check_product_id(require(item, "product_id", where), where),
-            trade_id=check_trade_id_text(require(item, "trade_id", where), where),
+            trade_id=trade_id,
             price=check_decimal(require(item, "price", where), "price", where),
             size=check_decimal(require(item, "size", where), "size", where),
             side=_SIDES[side],
             event_time=check_time(require(item, "time", where), "time", where),
             sequence=sequence,
             received_at=received_at,
+            number=int(trade_id) if trade_id.isdigit() else None,
         )
 
 

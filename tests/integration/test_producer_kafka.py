@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from producer.bench import write_match_recording
 from producer.config import parse
 from producer.feeds.coinbase import CoinbaseExchangeFeed
 from producer.pipeline import MemorySink, Pipeline
@@ -232,3 +233,17 @@ def test_replaying_a_recording_reproduces_the_same_kafka_contents(stack, topics,
                     r for r in after if r[0] == partition]
     finally:
         admin.delete_topics(replay_topics)
+
+
+def test_a_full_producer_queue_applies_backpressure_and_keeps_every_trade_in_order(
+        stack, topics, tmp_path):
+    recording = tmp_path / "matches.jsonl"
+    write_match_recording(recording, trades=20_000, products=3, seed=8)
+    run = Run(settings(stack, topics, "--source", "replay", "--file", str(recording),
+                       "--speed", "0", "--kafka-config", "queue.buffering.max.messages=300"))
+    assert asyncio.run(run.run()) == 0
+    assert run.stats.backpressure > 0  # batches met a full queue and waited
+    records = read_topic(stack.kafka_bootstrap, topics[0])
+    assert len(records) == len(set(trade_keys(records))) == 20_000
+    assert_keyed_and_ordered(records)
+    assert run.stats.delivered == 20_000 and run.stats.delivery_errors == 0

@@ -95,6 +95,30 @@ def test_limit_fires_once_when_reached():
     assert reached == [2]
 
 
+def test_limit_reached_inside_a_stretch_of_messages_stops_there():
+    p, sink, stats = pipeline()
+    reached = []
+    p.limit(3, lambda: reached.append(len(sink.trades)))
+    p.on_messages([(T0, match(n)) for n in range(1, 11)])
+    p.on_messages([(T0, match(n)) for n in range(11, 13)])
+    assert reached == [3] and len(sink.trades) == stats.produced == 3
+
+
+def test_a_stretch_of_messages_gives_what_one_message_at_a_time_gives():
+    raws = [match(1), match(2), match(2), "{bad", b"\xff binary", match(2, "ETH-USD").encode(),
+            match(5), json.dumps({"type": "heartbeat", "sequence": 1, "last_trade_id": 9,
+                                  "product_id": "BTC-USD", "time": T0}),
+            match(4), match(3, kind="last_match"), json.dumps({"type": "subscriptions"})]
+    one_by_one, one_sink, one_stats = pipeline()
+    for raw in raws:
+        one_by_one.on_raw(raw, T0)
+    at_once, sink, stats = pipeline()
+    at_once.on_messages([(T0, raw) for raw in raws])
+    assert sink.trades == one_sink.trades and sink.dead_letters == one_sink.dead_letters
+    assert stats.snapshot() == one_stats.snapshot()
+    assert (stats.produced, stats.duplicates, stats.late, stats.dead_letters) == (6, 1, 2, 2)
+
+
 def test_summary_line_names_every_counter():
     stats = Stats(received=10, produced=8, delivered=7, dead_letters=1, duplicates=2, gaps=1,
                   reconnects=3, delivery_errors=0)
@@ -149,6 +173,19 @@ def test_replay_goes_through_the_same_path_and_gives_the_same_records(tmp_path):
     assert replay_sink.trades == live_sink.trades
     assert replay_sink.dead_letters == live_sink.dead_letters
     assert (stats.duplicates, stats.gaps, stats.dead_letters) == (1, 1, 1)
+
+
+def test_replay_at_full_speed_keeps_connect_events_in_their_place(tmp_path):
+    path = tmp_path / "rec.jsonl"
+    entries = [("raw", match(n), T0) for n in range(1, 2_501)]
+    entries[1_234:1_234] = [("connect", "ws://again", T0)]
+    record(path, entries)
+    p, sink, stats = pipeline()
+    seen_at_connect = []
+    p.on_connect = lambda url, at: seen_at_connect.append((url, stats.received))
+    asyncio.run(replay(path, p, 0, asyncio.Event()))
+    assert seen_at_connect == [("ws://again", 1_234)]
+    assert [json.loads(v)["trade_id"] for _, v in sink.trades] == [str(n) for n in range(1, 2_501)]
 
 
 def test_replay_speed_follows_the_recorded_timing(tmp_path):
