@@ -87,9 +87,10 @@ bench-pipeline: up  ## the job on 1M Kafka trades vs ClickHouse SQL, and window 
 
 # --- tests ----------------------------------------------------------------------------------
 
-lint: venv  ## ruff over the Python tree, rustfmt over producer/fastpath
+lint: venv  ## ruff over the Python tree, rustfmt and clippy over producer/fastpath
 	$(VENV)/bin/ruff check .
 	cargo fmt --check --manifest-path $(FASTPATH)/Cargo.toml
+	cargo clippy -q --locked --all-targets --features python --manifest-path $(FASTPATH)/Cargo.toml -- -D warnings
 
 test-unit: venv  ## unit tests: no services needed
 	cargo test -q --locked --manifest-path $(FASTPATH)/Cargo.toml
