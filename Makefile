@@ -78,7 +78,9 @@ producer: up  ## run the producer in the foreground (flags: PRODUCER_ARGS="--sou
 
 # --- benchmarks (figures and ratios against a baseline measured in the same run) ------------
 
-bench-producer: up  ## producer replay of 1M trades vs a bare confluent-kafka loop, same payloads
+# Only Kafka: the other services' start-up would share the 2 cores with the measured runs.
+bench-producer: setup  ## producer replay of 1M trades vs a bare confluent-kafka loop, same payloads
+	$(PY) -m stack start kafka
 	$(PY) -m producer.bench
 
 # sizes: BENCH_TRADES, BENCH_LATENCY_SECONDS, BENCH_LATENCY_RATE, ... (python -m spark_jobs.bench -h)
