@@ -16,7 +16,7 @@ from producer.feeds import make_feed
 from producer.feeds.coinbase import CoinbaseExchangeFeed
 from producer.kafka_writer import KafkaWriter
 from producer.pipeline import Pipeline, Sink
-from producer.recording import Recorder, read_entries, read_header, seconds
+from producer.recording import Recorder, read_entries, read_entry_runs, read_header, seconds
 from producer.simulator import Misbehaviour, SimConfig, Simulator, product_names
 from producer.stats import Reporter, Stats
 
@@ -185,9 +185,6 @@ class Run:
             await self.simulator.stop()
 
 
-REPLAY_BATCH = 1000  # recording lines handed to the pipeline at once, as fast as possible
-
-
 async def replay(path, pipeline: Pipeline, speed: float, stopping: asyncio.Event) -> None:
     """Feed a recording through ``pipeline``: at ``speed`` times the recorded pace, or as fast
     as possible when ``speed`` is 0."""
@@ -220,23 +217,17 @@ async def _replay_paced(path, pipeline: Pipeline, speed: float, stopping: asynci
 
 
 async def _replay_at_once(path, pipeline: Pipeline, stopping: asyncio.Event) -> None:
-    """``REPLAY_BATCH`` messages at a time (a connect event ends a batch early), yielding to
-    the event loop and serving backpressure between batches."""
+    """A run of messages at a time (what one chunk of the file holds, up to a connect event),
+    yielding to the event loop and serving backpressure between runs."""
     sink = pipeline.sink
-    batch: list[tuple] = []
-    for entry in read_entries(path):
-        if entry[1] is None:
-            pipeline.on_messages(batch)
-            batch = []
-            pipeline.on_connect(entry[2], entry[0])
+    for run in read_entry_runs(path):
+        received_at, raw, url = run[0]
+        if raw is None:
+            pipeline.on_connect(url, received_at)
             continue
-        batch.append(entry)
-        if len(batch) == REPLAY_BATCH:
-            pipeline.on_messages(batch)
-            batch = []
-            if sink.backlogged:
-                await sink.drain()
-            await asyncio.sleep(0)
-            if stopping.is_set():
-                return
-    pipeline.on_messages(batch)
+        pipeline.on_messages(run)
+        if sink.backlogged:
+            await sink.drain()
+        await asyncio.sleep(0)
+        if stopping.is_set():
+            return

@@ -12,7 +12,14 @@ import pytest
 
 from producer.feeds.coinbase import CoinbaseExchangeFeed
 from producer.pipeline import MemorySink, Pipeline
-from producer.recording import Entry, Recorder, RecordingError, read_entries, read_header
+from producer.recording import (
+    Entry,
+    Recorder,
+    RecordingError,
+    read_entries,
+    read_entry_runs,
+    read_header,
+)
 from producer.runner import replay
 from producer.schema import is_positive_decimal
 from producer.stats import Reporter, Stats
@@ -241,3 +248,48 @@ def test_a_corrupt_recording_line_names_its_line_number(tmp_path):
         file.write('{"received_at": "x"}\n')
     with pytest.raises(RecordingError, match=r"rec.jsonl:3: expected raw, text or event"):
         list(read_entries(path))
+
+
+def mixed_recording(path) -> list[Entry]:
+    """Every kind of line, some with CRLF breaks and blank lines between; the entries expected."""
+    raws = [match(n) for n in range(1, 40)] + ["not json \u00e9", '{"multi":\n1}']
+    record(path, [("raw", raw, T0) for raw in raws[:20]] + [("connect", "ws://b", T0)]
+           + [("raw", raw, T0) for raw in raws[20:]] + [("connect", "ws://c", T0)])
+    text = path.read_text()
+    head, body = text.split("\n", 1)
+    body = body.replace(f"\n{{\"received_at\":\"{T0}\",\"raw\":{match(5)}", f"\r\n\n \n"
+                        f"{{\"received_at\":\"{T0}\",\"raw\":{match(5)}")
+    path.write_text(f"{head}\n{body}")
+    return ([Entry(T0, raw) for raw in raws[:20]] + [Entry(T0, None, "ws://b")]
+            + [Entry(T0, raw) for raw in raws[20:]] + [Entry(T0, None, "ws://c")])
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 7, 100, 4096, 1 << 18])
+def test_reading_in_chunks_gives_the_same_entries_wherever_a_chunk_ends(tmp_path, chunk_bytes):
+    path = tmp_path / "rec.jsonl"
+    expected = mixed_recording(path)
+    runs = list(read_entry_runs(path, chunk_bytes))
+    assert [Entry(*entry) for run in runs for entry in run] == expected
+    # a connect event is alone in its run; no run is empty
+    assert all(len(run) == 1 for run in runs if any(entry[1] is None for entry in run))
+    assert all(runs)
+
+
+def test_a_line_that_is_not_utf8_is_named_by_its_line_number(tmp_path):
+    path = tmp_path / "rec.jsonl"
+    record(path, [("raw", match(1), T0), ("raw", match(2), T0)])
+    with path.open("ab") as file:
+        file.write(b'{"received_at":"' + T0.encode() + b'","text":"\xff"}\n')
+    with pytest.raises(RecordingError, match=r"rec.jsonl:4: not UTF-8"):
+        list(read_entries(path))
+
+
+def test_a_recording_cut_mid_line_loses_nothing_before_and_dead_letters_the_rest(tmp_path):
+    path = tmp_path / "rec.jsonl"
+    record(path, [("raw", match(1), T0), ("raw", match(2), T0)])
+    path.write_text(path.read_text()[:-40])  # the recorder was killed while writing
+    p, sink, stats = pipeline()
+    asyncio.run(replay(path, p, 0, asyncio.Event()))
+    assert [json.loads(v)["trade_id"] for _, v in sink.trades] == ["1"]
+    assert stats.dead_letters == 1
+    assert json.loads(sink.dead_letters[0][1])["reason"].startswith("not valid JSON")

@@ -1,11 +1,13 @@
 //! cryptostream_fastpath: native code for the producer's per-trade work (README.md).
 
 pub mod exchange_match;
+pub mod recording;
 
 #[cfg(feature = "python")]
 mod python {
+    use crate::recording::Line;
     use pyo3::prelude::*;
-    use pyo3::types::{PyList, PyString, PyTuple};
+    use pyo3::types::{PyBytes, PyList, PyString, PyTuple};
     use std::collections::HashMap;
 
     /// Product ids kept as Python strings, beyond which new ones are not remembered (a feed
@@ -82,8 +84,46 @@ mod python {
         }
     }
 
+    /// split_recording(buffer, at_end) -> (entries, others, lines, consumed)
+    ///
+    /// The complete lines at the start of ``buffer`` (bytes of a recording after its header;
+    /// all of it when ``at_end``): ``entries`` has ``(received_at, raw, None)`` for each message
+    /// line and None for each other line, which ``others`` lists as ``(index in entries, line
+    /// number from 0 within the buffer, the line as bytes)``; blank lines are left out.
+    /// ``lines`` counts the lines (blank ones too), ``consumed`` the bytes they took.
+    #[pyfunction]
+    fn split_recording<'py>(
+        py: Python<'py>,
+        buffer: &[u8],
+        at_end: bool,
+    ) -> PyResult<(Bound<'py, PyList>, Bound<'py, PyList>, usize, usize)> {
+        let (lines, consumed) = crate::recording::split_lines(buffer, at_end);
+        let count = lines.len();
+        let mut entries = Vec::with_capacity(count);
+        let mut others = Vec::new();
+        for (number, line) in lines.into_iter().enumerate() {
+            match line {
+                Line::Message { received_at, raw } => {
+                    entries.push((received_at, raw, py.None()).into_pyobject(py)?.into_any())
+                }
+                Line::Other(text) => {
+                    others.push((entries.len(), number, PyBytes::new(py, text)));
+                    entries.push(py.None().into_bound(py));
+                }
+                Line::Blank => {}
+            }
+        }
+        Ok((
+            PyList::new(py, entries)?,
+            PyList::new(py, others)?,
+            count,
+            consumed,
+        ))
+    }
+
     #[pymodule]
     fn cryptostream_fastpath(module: &Bound<'_, PyModule>) -> PyResult<()> {
-        module.add_class::<MatchNormalizer>()
+        module.add_class::<MatchNormalizer>()?;
+        module.add_function(wrap_pyfunction!(split_recording, module)?)
     }
 }
