@@ -156,17 +156,18 @@ def measure_round(number: int, path: Path, records: list[tuple[bytes, bytes]], b
                   producer_topic: str, bare_topic: str) -> tuple[float, float]:
     """One producer run, then one bare run; alternating keeps a slow spell of the machine
     from landing on one side only."""
-    count, seconds, cpu = run_producer(path, bootstrap, producer_topic)
-    producer_rate = count / seconds
-    print(f"round {number} producer  (replay -> normalize -> Kafka): {count:,} trades in "
-          f"{seconds:.2f}s = {producer_rate:,.0f} trades/s ({cpu / count * 1e6:.1f} us CPU/trade)",
-          flush=True)
-    count, seconds, cpu = run_bare(records, bootstrap, bare_topic)
-    bare_rate = count / seconds
-    print(f"round {number} bare loop (pre-serialized payloads):      {count:,} trades in "
-          f"{seconds:.2f}s = {bare_rate:,.0f} trades/s ({cpu / count * 1e6:.1f} us CPU/trade)",
-          flush=True)
+    producer_rate = print_rate(f"round {number} producer  (replay -> normalize -> Kafka):",
+                               *run_producer(path, bootstrap, producer_topic))
+    bare_rate = print_rate(f"round {number} bare loop (pre-serialized payloads):     ",
+                           *run_bare(records, bootstrap, bare_topic))
     return producer_rate, bare_rate
+
+
+def print_rate(label: str, count: int, seconds: float, cpu: float) -> float:
+    rate = count / seconds
+    print(f"{label} {count:,} trades in {seconds:.2f}s = {rate:,.0f} trades/s "
+          f"({cpu / count * 1e6:.1f} us CPU/trade)", flush=True)
+    return rate
 
 
 def print_summary(rates: list[tuple[float, float]]) -> None:

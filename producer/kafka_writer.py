@@ -93,13 +93,9 @@ class KafkaWriter:
             self._backlog.extend((topic, record["key"], record["value"]) for record in batch)
             return
         queued = self._producer.produce_batch(topic, batch)
-        self._accepted[topic] += queued
         if queued < len(batch):
             self._refused(batch)
-        self._since_poll += len(batch)
-        if self._since_poll >= POLL_EVERY:
-            self._since_poll = 0
-            self._producer.poll(0)
+        self._queued(topic, queued)
 
     def _refused(self, batch: list[dict]) -> None:
         """Records produce_batch did not queue: the queue-full tail waits in the backlog; any
@@ -130,8 +126,12 @@ class KafkaWriter:
             self.stats.backpressure += 1
             self._backlog.append((topic, key, value))
             return
-        self._accepted[topic] += 1
-        self._since_poll += 1
+        self._queued(topic, 1)
+
+    def _queued(self, topic: str, count: int) -> None:
+        """``count`` records librdkafka took: counted, and delivery reports served now and then."""
+        self._accepted[topic] += count
+        self._since_poll += count
         if self._since_poll >= POLL_EVERY:
             self._since_poll = 0
             self._producer.poll(0)

@@ -50,14 +50,14 @@ pub fn normalize<'a>(raw: &'a str, received_at: &str, exchange: &str) -> Option<
         return None;
     }
     // Every embedded string was checked against a charset that needs no JSON escaping.
-    let mut ids = (itoa::Buffer::new(), itoa::Buffer::new());
+    let (mut trade_id_text, mut sequence_text) = (itoa::Buffer::new(), itoa::Buffer::new());
     let value = [
         r#"{"v":1,"exchange":""#,
         exchange,
         r#"","product_id":""#,
         product_id,
         r#"","trade_id":""#,
-        ids.0.format(trade_id),
+        trade_id_text.format(trade_id),
         r#"","price":""#,
         price,
         r#"","size":""#,
@@ -67,7 +67,7 @@ pub fn normalize<'a>(raw: &'a str, received_at: &str, exchange: &str) -> Option<
         r#"","event_time":""#,
         time,
         r#"","sequence":"#,
-        ids.1.format(sequence),
+        sequence_text.format(sequence),
         r#","received_at":""#,
         received_at,
         r#""}"#,
