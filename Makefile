@@ -67,11 +67,11 @@ clean: down  ## stop everything and wipe local state (data, logs, credentials)
 demo: up migrate  ## the whole pipeline on the simulator (SOURCE=coinbase for live) with a live view
 	$(PY) -m demo
 
-migrate: up  ## apply the ClickHouse migrations (idempotent)
-	$(PY) -m stack run -- $(PY) -m clickhouse.migrate
+migrate: up  ## apply the ClickHouse migrations (idempotent; runtime.bootstrap's migrations step)
+	$(PY) -m stack run -- $(PY) -m runtime.bootstrap --steps migrations
 
 job: up migrate  ## run the streaming job in the foreground (flags: JOB_ARGS="--available-now ...")
-	$(PY) -m spark_jobs.submit $(JOB_ARGS)
+	$(PY) -m stack run -- $(PY) -m spark_jobs.submit $(JOB_ARGS)
 
 producer: up  ## run the producer in the foreground (flags: PRODUCER_ARGS="--source simulator ...")
 	$(PY) -m stack run -- $(PY) -m producer $(PRODUCER_ARGS)
@@ -85,7 +85,7 @@ bench-producer: setup  ## producer replay of 1M trades vs a bare confluent-kafka
 
 # sizes: BENCH_TRADES, BENCH_LATENCY_SECONDS, BENCH_LATENCY_RATE, ... (python -m spark_jobs.bench -h)
 bench-pipeline: up  ## the job on 1M Kafka trades vs ClickHouse SQL, and window latency at a steady feed
-	$(PY) -m spark_jobs.bench $(BENCH_ARGS)
+	$(PY) -m stack run -- $(PY) -m spark_jobs.bench --log-dir .state/logs $(BENCH_ARGS)
 
 # --- tests ----------------------------------------------------------------------------------
 
@@ -134,7 +134,7 @@ base-image: docker-engine  ## the base image: debootstrap + import (cached tarba
 images: base-image jars venv  ## build the kafka, spark, app, clickhouse-endpoint and localstack images
 	docker/build.sh
 
-compose-env: venv  ## write $(COMPOSE_ENV_FILE) for docker compose from topology.yaml + secrets
+compose-env: venv  ## write $(COMPOSE_ENV_FILE) for docker compose from runtime/topology.yaml + secrets
 	@$(PY) docker/compose_env.py --output $(COMPOSE_ENV_FILE) >/dev/null
 
 compose-up: images compose-plugin compose-env  ## the whole pipeline in docker compose (SOURCE=coinbase for live trades)

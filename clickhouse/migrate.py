@@ -26,7 +26,7 @@ from pathlib import Path
 from string import Template
 
 from clickhouse.client import connect
-from stack import topology
+from runtime import topology
 
 log = logging.getLogger("clickhouse.migrate")
 

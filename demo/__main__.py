@@ -15,9 +15,9 @@ import time
 
 from clickhouse.client import connect
 from demo.view import latest_windows_sql, render
+from runtime.topology import load
 from stack import secrets
 from stack.paths import LOG_DIR
-from stack.topology import load
 
 CLEAR = "\033[H\033[2J"
 

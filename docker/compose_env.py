@@ -4,8 +4,8 @@
     docker compose --env-file .state/compose.env up -d
 
 Nothing in docker-compose.yml repeats a port, topic, table or bucket name: they come from
-topology.yaml (stack.topology, which honours its environment overrides), image names from
-docker/images.env, credentials from stack.secrets (.state/secrets.env; the environment wins).
+runtime/topology.yaml (runtime.topology, which honours its environment overrides), image names
+from docker/images.env, credentials from stack.secrets (.state/secrets.env; the environment wins).
 
 Ports published on the host (always on 127.0.0.1), overridable by the environment:
   KAFKA_HOST_PORTS       three comma-separated ports, one per broker
@@ -31,7 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from stack import secrets, topology  # noqa: E402
+from runtime import topology  # noqa: E402
+from stack import secrets  # noqa: E402
 from stack.paths import STATE_DIR  # noqa: E402
 
 IMAGES_ENV = ROOT / "docker" / "images.env"

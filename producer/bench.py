@@ -37,9 +37,9 @@ from producer.runner import Run, replay
 from producer.schema import format_utc
 from producer.simulator import Market, product_names
 from producer.stats import Stats
-from stack import topology
-from stack.kafka_topics import create_topics, delete_topics
-from stack.paths import CACHE_DIR
+from runtime import topology
+from runtime.kafka_topics import create_topics, delete_topics
+from runtime.paths import CACHE_DIR
 
 WARM_UP_TRADES = 300_000
 

@@ -1,8 +1,9 @@
 """The producer's configuration: command-line flags, each with an environment variable.
 
 Precedence: flag > environment variable > default. Kafka defaults come from the shared
-topology (stack.topology.load(), which itself honours KAFKA_BOOTSTRAP_SERVERS, KAFKA_TOPIC and
-KAFKA_DLQ_TOPIC).
+topology (runtime.topology.load(), which itself honours KAFKA_BOOTSTRAP_SERVERS, KAFKA_TOPIC and
+KAFKA_DLQ_TOPIC). Kafka client security (SASL_SSL) is set by environment variables only
+(runtime.kafka_security), so the password never appears on a command line.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import UTC, datetime
 
 from producer.feeds.coinbase import DEFAULT_URL as EXCHANGE_URL
 from producer.feeds.coinbase_advanced import DEFAULT_URL as ADVANCED_URL
-from stack import topology
+from runtime import kafka_security, topology
 
 SOURCES = ("coinbase", "coinbase-advanced", "simulator", "replay")
 SINKS = ("kafka", "stdout")
@@ -116,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m producer",
         description="Coinbase trades (live, simulated or replayed) -> normalized JSON -> Kafka. "
         "Every flag can also be set by the environment variable shown in [brackets].",
+        epilog="Kafka client security: KAFKA_SECURITY_PROTOCOL (PLAINTEXT | SASL_SSL), "
+        "KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD, KAFKA_SSL_CA_FILE "
+        "(environment only; see runtime/kafka_security.py).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
 
@@ -216,4 +220,9 @@ def parse(argv: list[str] | None = None) -> Settings:
         parser.error("--source replay needs --file (or REPLAY_FILE)")
     if args.source == "replay" and args.record:
         parser.error("--record applies to live sources, not to replay")
+    if args.sink == "kafka":
+        try:
+            kafka_security.librdkafka_config()  # fail here, with usage, rather than mid-run
+        except ValueError as error:
+            parser.error(str(error))
     return Settings(**vars(args))

@@ -26,6 +26,7 @@ from collections import deque
 from confluent_kafka import KafkaError, Message, Producer
 
 from producer.stats import Stats
+from runtime.kafka_security import librdkafka_config
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,8 @@ BATCH = 1000  # trades per produce_batch call; fewer when submit() comes first
 
 
 def producer_config(bootstrap_servers: str, overrides: dict | None = None) -> dict:
+    """Our settings, then the environment's security settings (runtime.kafka_security), then
+    `overrides` (KAFKA_PRODUCER_CONFIG), which win."""
     config = {
         "bootstrap.servers": bootstrap_servers,
         "client.id": "cryptostream-producer",
@@ -47,6 +50,7 @@ def producer_config(bootstrap_servers: str, overrides: dict | None = None) -> di
         # Keep retrying through broker outages for up to 10 minutes before a delivery fails.
         "message.timeout.ms": 600_000,
         "delivery.report.only.error": True,
+        **librdkafka_config(),
     }
     config.update(overrides or {})
     return config

@@ -13,6 +13,7 @@
    each window's first-seen time is compared with its window_end.
 
 Topics, databases and the S3 checkpoint prefix the run creates are removed at the end.
+Credentials come from the environment: `make bench-pipeline` runs it under `python -m stack run`.
 """
 
 from __future__ import annotations
@@ -29,18 +30,17 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pyarrow as pa
 
 from clickhouse.client import connect
 from clickhouse.migrate import default_names, migrate
 from producer.bench import ensure_recording, run_producer
+from runtime import topology
+from runtime.kafka_topics import create_topics, delete_topics, read_topic
+from runtime.object_storage import s3_client
 from spark_jobs.config import parse_args as job_defaults
-from stack import secrets as local_secrets
-from stack import topology
-from stack.kafka_topics import create_topics, delete_topics, read_topic
-from stack.paths import LOG_DIR
-from stack.services import s3_client
 
 POLL_SECONDS = 0.5
 LATENCY_HORIZON = 30.0  # a window not readable this long after its end counts as missing
@@ -160,12 +160,12 @@ def latency_stats(first_seen: Mapping[tuple, float], expected: Iterable[tuple]) 
 @dataclass(frozen=True)
 class Context:
     topo: topology.Topology
-    secrets: dict[str, str]
     run_id: str
+    log_dir: Path
 
     def client(self):
         return connect(self.topo.clickhouse_url, self.topo.clickhouse_user,
-                       self.secrets["CLICKHOUSE_PASSWORD"])
+                       os.environ.get("CLICKHOUSE_PASSWORD", ""))
 
     def checkpoint(self, name: str) -> str:
         return f"s3a://{self.topo.checkpoint_bucket}/{self.checkpoint_prefix}{name}"
@@ -174,15 +174,14 @@ class Context:
     def checkpoint_prefix(self) -> str:
         return f"bench/{self.run_id}/"
 
-    @property
-    def env(self) -> dict[str, str]:
-        return {**self.secrets, **os.environ}
+    def log(self, name: str) -> Path:
+        return self.log_dir / f"bench-{name}.log"
 
 
 def start_module(ctx: Context, log_name: str, module: str, *args: str) -> subprocess.Popen:
-    with (LOG_DIR / f"bench-{log_name}.log").open("ab") as out:
+    with ctx.log(log_name).open("ab") as out:
         return subprocess.Popen([sys.executable, "-m", module, *args], stdout=out,
-                                stderr=subprocess.STDOUT, env=ctx.env, start_new_session=True)
+                                stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def start_job(ctx: Context, log_name: str, topic: str, database: str, *extra: str):
@@ -235,7 +234,7 @@ def measure_throughput(ctx: Context, client, args, database: str, topic: str) ->
     code = job.wait(args.job_timeout)
     wall = time.perf_counter() - started
     if code != 0:
-        raise SystemExit(f"job exited {code}; see {LOG_DIR / 'bench-throughput.log'}")
+        raise SystemExit(f"job exited {code}; see {ctx.log('throughput')}")
     progress = progress_summary(client, database, ctx.topo.progress_table)
     span = (max(p[3] for p in progress.values()) - min(p[2] for p in progress.values()))
     for name, (batches, busy, _, _) in sorted(progress.items()):
@@ -353,7 +352,7 @@ def cleanup(ctx: Context, client, databases: list[str], topics: list[str]) -> No
     for database in databases:
         client.command(f"DROP DATABASE IF EXISTS {database}")
     delete_topics(ctx.topo.kafka_bootstrap, topics)
-    s3 = s3_client(ctx.topo, ctx.secrets)
+    s3 = s3_client(ctx.topo)
     pages = s3.get_paginator("list_objects_v2").paginate(
         Bucket=ctx.topo.checkpoint_bucket, Prefix=ctx.checkpoint_prefix)
     for page in pages:
@@ -409,13 +408,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="simulator trades/s during the latency run [BENCH_LATENCY_RATE]")
     parser.add_argument("--job-timeout", type=float, default=1800,
                         help="seconds the throughput job may take")
+    parser.add_argument("--log-dir", type=Path, default=Path(env.get("BENCH_LOG_DIR", ".")),
+                        help="where the producer's and the job's logs go [BENCH_LOG_DIR]")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    ctx = Context(topology.load(), local_secrets.load_or_create(), uuid.uuid4().hex[:8])
+    ctx = Context(topology.load(), uuid.uuid4().hex[:8], args.log_dir)
+    ctx.log_dir.mkdir(parents=True, exist_ok=True)
     databases = [f"bench_pipeline_{ctx.run_id}", f"bench_latency_{ctx.run_id}"]
     topics = [f"bench_pipeline_{ctx.run_id}", f"bench_latency_{ctx.run_id}"]
     topics += [f"{topic}.dlq" for topic in topics]

@@ -1,5 +1,8 @@
 """Configuration of the streaming job, in one place: command-line flags over environment variables
-over the shared topology (stack.topology.load()).
+over the shared topology (runtime.topology.load()).
+
+Kafka client security (SASL_SSL) comes from the environment through runtime.kafka_security,
+as the `kafka.`-prefixed options of Spark's Kafka source.
 
 Every flag has an environment variable (listed in `--help`); the ClickHouse password is taken
 from the environment only (CLICKHOUSE_PASSWORD), never from a flag, so it stays out of process
@@ -14,7 +17,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from stack import topology
+from runtime import topology
+from runtime.kafka_security import java_client_config
 
 OUTPUT_MODES = ("append", "update")
 STARTING_OFFSETS = ("earliest", "latest")
@@ -46,6 +50,8 @@ class JobConfig:
     shuffle_partitions: int
     clickhouse_retry_seconds: float
     clickhouse_password: str = field(default="", repr=False)
+    # Spark Kafka source options (kafka.security.protocol, kafka.sasl.jaas.config, ...)
+    kafka_options: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def windows_checkpoint(self) -> str:
@@ -92,6 +98,9 @@ def build_parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser
     parser = argparse.ArgumentParser(
         prog="stream_to_clickhouse",
         description="Kafka trades -> parse, dedupe, event-time windows -> ClickHouse.",
+        epilog="Kafka client security: KAFKA_SECURITY_PROTOCOL (PLAINTEXT | SASL_SSL), "
+        "KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD, KAFKA_SSL_CA_FILE "
+        "(environment only; see runtime/kafka_security.py).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
 
@@ -164,6 +173,10 @@ def parse_args(
     for name, allowed in (("output_mode", OUTPUT_MODES), ("starting_offsets", STARTING_OFFSETS)):
         if getattr(args, name) not in allowed:
             parser.error(f"{name} {getattr(args, name)!r} is not one of {', '.join(allowed)}")
+    try:
+        kafka_options = {f"kafka.{key}": value for key, value in java_client_config(env).items()}
+    except ValueError as error:
+        parser.error(str(error))
     topo = topology.load()
     return JobConfig(
         bootstrap_servers=args.bootstrap_servers,
@@ -187,4 +200,5 @@ def parse_args(
         shuffle_partitions=args.shuffle_partitions,
         clickhouse_retry_seconds=args.clickhouse_retry_seconds,
         clickhouse_password=env.get("CLICKHOUSE_PASSWORD", ""),
+        kafka_options=kafka_options,
     )

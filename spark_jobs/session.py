@@ -6,12 +6,19 @@ session needs no network; S3A points at LocalStack unless S3_ENDPOINT_URL says o
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
+from pathlib import Path
 
-from stack.paths import CACHE_DIR
+from runtime.paths import CACHE_DIR
 
 CLASSPATH_FILE = CACHE_DIR / "jvm" / "spark.classpath"
+
+
+def spark_home() -> Path:
+    """The pyspark package: its wheel carries Spark's jars and bin/spark-class."""
+    return Path(importlib.util.find_spec("pyspark").origin).parent
 
 
 def connector_jars() -> list[str]:

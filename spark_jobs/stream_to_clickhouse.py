@@ -84,6 +84,7 @@ def read_kafka(spark: SparkSession, config: JobConfig) -> DataFrame:
         .option("kafka.bootstrap.servers", config.bootstrap_servers)
         .option("subscribe", config.topic)
         .option("startingOffsets", config.starting_offsets)
+        .options(**config.kafka_options)
     )
     if config.max_offsets_per_trigger:
         reader = reader.option("maxOffsetsPerTrigger", str(config.max_offsets_per_trigger))

@@ -8,6 +8,10 @@ The driver is this Python process (client mode) rather than a child of spark-sub
 SIGTERM / Ctrl-C reach the job's own handler, which stops the queries between batches and exits
 0. pyspark starts the JVM with the same arguments spark-submit would get, through
 PYSPARK_SUBMIT_ARGS; nothing is downloaded.
+
+Credentials (CLICKHOUSE_PASSWORD, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, KAFKA_SASL_*) come
+from the environment only: a node's env file, the container's environment, or the dev runner
+(`python -m stack run -- python -m spark_jobs.submit`, as `make job` does).
 """
 
 from __future__ import annotations
@@ -16,10 +20,8 @@ import os
 import shlex
 import sys
 
-from spark_jobs.session import cluster_settings
-from stack import secrets
-from stack.services import spark_home
-from stack.topology import load
+from runtime.topology import load
+from spark_jobs.session import cluster_settings, spark_home
 
 JOB_MODULE = "spark_jobs.stream_to_clickhouse"
 
@@ -32,10 +34,9 @@ def submit_args(master: str | None = None) -> str:
 
 
 def job_environment(master: str | None = None) -> dict[str, str]:
-    """The local stack's credentials under the caller's environment (which wins)."""
+    """The caller's environment, with Spark's home and submit arguments."""
     topo = load()
     return {
-        **secrets.load_or_create(),
         "SPARK_LOCAL_IP": topo.host,
         **os.environ,
         "SPARK_HOME": str(spark_home()),

@@ -6,7 +6,8 @@ import argparse
 import os
 import sys
 
-from stack import lifecycle, secrets
+from runtime.secrets import export_lines
+from stack import lifecycle
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         print("\n".join(lines))
         return 0 if all(" up " in line for line in lines) else 3
     elif args.command == "env":
-        print(secrets.export_lines(env_values()), end="")
+        print(export_lines(env_values()), end="")
     elif args.command == "run":
         argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
         if not argv:

@@ -8,10 +8,10 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from runtime.topology import Topology, load
 from stack import s3_snapshot, secrets, supervisor
 from stack.paths import LOG_DIR, STATE_DIR
 from stack.services import Service, all_services, s3_client
-from stack.topology import Topology, load
 
 FAILED_STATES = {"FATAL", "EXITED", "BACKOFF", "STOPPED", "UNKNOWN"}
 

@@ -1,15 +1,14 @@
-"""Where the local stack keeps its state (data, logs, secrets) and its caches."""
+"""Where the local dev runner keeps its state (data, logs, secrets): a repository checkout.
+
+The runtime's cache (CACHE_DIR) is in runtime.paths.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-from stack.topology import ROOT
-
+ROOT = Path(__file__).resolve().parent.parent
 STATE_DIR = Path(os.environ.get("CRYPTOSTREAM_STATE", ROOT / ".state")).resolve()
-CACHE_DIR = Path(
-    os.environ.get("CRYPTOSTREAM_CACHE", Path.home() / ".cache" / "cryptostream")
-).resolve()
 LOG_DIR = STATE_DIR / "logs"
 SECRETS_FILE = STATE_DIR / "secrets.env"

@@ -54,8 +54,8 @@ def ensure_bucket(s3, bucket: str) -> None:
         s3.create_bucket(Bucket=bucket)
 
 
-def restore(s3, required_bucket: str, snapshot_dir: Path) -> int:
-    """Recreate the saved buckets and objects, and the required bucket; return the count."""
+def restore(s3, snapshot_dir: Path) -> int:
+    """Recreate the saved buckets and objects; return the count of objects."""
     count = 0
     for manifest in sorted(snapshot_dir.glob(f"*/{MANIFEST}")):
         bucket = manifest.parent.name
@@ -63,5 +63,4 @@ def restore(s3, required_bucket: str, snapshot_dir: Path) -> int:
         for key in json.loads(manifest.read_text()):
             s3.upload_file(str(manifest.parent / _file_name(key)), bucket, key)
             count += 1
-    ensure_bucket(s3, required_bucket)
     return count

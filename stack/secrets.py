@@ -1,41 +1,11 @@
-"""Local credentials: generated on first use, kept under the state folder, never committed.
-
-A value already in the environment wins over the stored one, so CI or a user can pin them.
-"""
+"""The dev runner's credentials: runtime.secrets over the state folder's secrets.env."""
 
 from __future__ import annotations
 
-import os
-import secrets
-from pathlib import Path
-
+from runtime import secrets
 from stack.paths import SECRETS_FILE
 
-GENERATORS = {
-    "CLICKHOUSE_PASSWORD": lambda: secrets.token_urlsafe(18),
-    "AWS_ACCESS_KEY_ID": lambda: "LK" + secrets.token_hex(9).upper(),
-    "AWS_SECRET_ACCESS_KEY": lambda: secrets.token_urlsafe(30),
-}
 
-
-def _read(path: Path) -> dict[str, str]:
-    if not path.exists():
-        return {}
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
-    return {key.strip(): value.strip() for key, value in pairs}
-
-
-def load_or_create(path: Path = SECRETS_FILE) -> dict[str, str]:
-    """Return the local credentials, generating and storing any that are missing."""
-    stored = _read(path)
-    missing = {name: make() for name, make in GENERATORS.items() if name not in stored}
-    if missing:
-        stored.update(missing)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600, exist_ok=True)
-        path.write_text("".join(f"{k}={v}\n" for k, v in stored.items()))
-    return {name: os.environ.get(name, value) for name, value in stored.items()}
-
-
-def export_lines(values: dict[str, str]) -> str:
-    return "".join(f"export {name}={value}\n" for name, value in values.items())
+def load_or_create() -> dict[str, str]:
+    """The local credentials, generated on first use; the environment wins."""
+    return secrets.load_or_create(SECRETS_FILE)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import importlib.util
 import os
 import re
 import shutil
@@ -19,10 +18,12 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 
-from stack import health
-from stack.kafka_topics import create_topics
-from stack.paths import CACHE_DIR, STATE_DIR
-from stack.topology import ROOT, Topology
+from runtime import bootstrap, object_storage
+from runtime.paths import CACHE_DIR
+from runtime.topology import Topology
+from spark_jobs.session import spark_home
+from stack import health, s3_snapshot
+from stack.paths import ROOT, STATE_DIR
 
 JVM_CACHE = CACHE_DIR / "jvm"
 LOCALSTACK_PYTHON = ROOT / ".venv-localstack" / "bin" / "python"
@@ -115,11 +116,6 @@ def prepare_kafka(topo: Topology, home: Path) -> None:
     )
 
 
-def create_pipeline_topics(topo: Topology) -> None:
-    wanted = [topo.trades_topic, topo.dead_letter_topic]
-    create_topics(topo.kafka_bootstrap, wanted, topo.kafka_partitions, skip_existing=True)
-
-
 def kafka_service(topo: Topology) -> Service:
     home = STATE_DIR / "kafka"
     classpath = read_classpath("kafka")
@@ -134,17 +130,12 @@ def kafka_service(topo: Topology) -> Service:
         ],
         probe=partial(health.kafka, topo.kafka_bootstrap, jar_version(classpath, "kafka_2.13")),
         prepare=partial(prepare_kafka, topo, home),
-        ready=partial(create_pipeline_topics, topo),
+        ready=partial(bootstrap.run, ["topics"], topo),
         workdir=home,
     )
 
 
 # --- Spark standalone: master and one worker from the pyspark wheel ------------------------
-
-
-def spark_home() -> Path:
-    spec = importlib.util.find_spec("pyspark")
-    return Path(spec.origin).parent
 
 
 def spark_version() -> str:
@@ -256,22 +247,17 @@ def clickhouse_service(topo: Topology, secrets: dict[str, str]) -> Service:
 
 
 def s3_client(topo: Topology, secrets: dict[str, str]):
-    import boto3
+    return object_storage.s3_client(topo, {**os.environ, **secrets})
 
-    return boto3.client(
-        "s3",
-        endpoint_url=topo.s3_endpoint,
-        region_name=topo.s3_region,
-        aws_access_key_id=secrets["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=secrets["AWS_SECRET_ACCESS_KEY"],
-    )
+
+def restore_s3(topo: Topology, secrets: dict[str, str], snapshot_dir: Path) -> None:
+    """The buckets saved by `make down`, then the checkpoint bucket (runtime.bootstrap)."""
+    s3_snapshot.restore(s3_client(topo, secrets), snapshot_dir)
+    bootstrap.run(["bucket"], topo, {**os.environ, **secrets})
 
 
 def localstack_service(topo: Topology, secrets: dict[str, str]) -> Service:
-    from stack import s3_snapshot
-
     home = STATE_DIR / "localstack"
-    client = partial(s3_client, topo, secrets)
     return Service(
         name="localstack",
         address=topo.s3_endpoint,
@@ -286,7 +272,7 @@ def localstack_service(topo: Topology, secrets: dict[str, str]) -> Service:
             "LOCALSTACK_VOLUME_DIR": str(home / "volume"),
         },
         prepare=partial((home / "volume").mkdir, parents=True, exist_ok=True),
-        ready=lambda: s3_snapshot.restore(client(), topo.checkpoint_bucket, home / "s3"),
+        ready=partial(restore_s3, topo, secrets, home / "s3"),
         workdir=home,
         stop_timeout=20,
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stack.topology import ROOT
+from stack.paths import ROOT
 
 pytestmark = pytest.mark.infra
 

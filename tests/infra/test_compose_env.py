@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from stack import secrets, topology
+from runtime import secrets, topology
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("compose_env", ROOT / "docker" / "compose_env.py")

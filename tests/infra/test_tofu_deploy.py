@@ -28,9 +28,9 @@ from pathlib import Path
 import pytest
 
 from clickhouse.client import connect
+from runtime import topology
 from spark_jobs.config import parse_args as job_defaults
-from stack import topology
-from stack.topology import ROOT
+from stack.paths import ROOT
 from tests.infra.tofu_support import require_tofu, run, scratch_tree, tofu_env
 
 pytestmark = [pytest.mark.infra, pytest.mark.timeout(1800)]

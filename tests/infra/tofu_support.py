@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from stack.paths import CACHE_DIR
-from stack.topology import ROOT
+from runtime.paths import CACHE_DIR
+from stack.paths import ROOT
 
 TOFU_HOME = CACHE_DIR / "tofu"
 PINS_FILE = ROOT / "tools" / "tofu" / "pins.env"
@@ -19,7 +19,7 @@ TERRAFORM_DIR = ROOT / "terraform"
 MODULES = sorted(p.name for p in (TERRAFORM_DIR / "modules").iterdir() if p.is_dir())
 ENVS = sorted(p.name for p in (TERRAFORM_DIR / "envs").iterdir() if p.is_dir())
 # What terraform/envs/* read outside terraform/ (yamldecode/file), copied next to the scratch tree.
-SHARED_INPUTS = ("topology.yaml", "docker/images.env")
+SHARED_INPUTS = ("runtime/topology.yaml", "docker/images.env")
 
 
 def pinned_version() -> str:

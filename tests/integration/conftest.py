@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 
+from runtime.topology import Topology
 from stack import lifecycle
-from stack.topology import Topology
 
 
 @pytest.fixture(scope="session")

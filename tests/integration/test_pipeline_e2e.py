@@ -76,7 +76,7 @@ class JobRun:
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 python_module("spark_jobs.submit", *self.args, *extra),
-                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                stdout=out, stderr=subprocess.STDOUT, start_new_session=True, env=local_env(),
             )
         return self
 

@@ -26,7 +26,8 @@ from producer.recording import read_header
 from producer.runner import Run, replay
 from producer.simulator import Misbehaviour, SimConfig, Simulator
 from producer.stats import Stats
-from stack import control, kafka_topics
+from runtime import kafka_topics
+from stack import control
 from tests.support import wait_until
 
 pytestmark = pytest.mark.integration

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from confluent_kafka import Consumer, Producer
 
+from runtime.kafka_topics import create_topics
 from stack import control
-from stack.kafka_topics import create_topics
 from tests.support import wait_until
 
 

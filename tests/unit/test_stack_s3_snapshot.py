@@ -45,14 +45,14 @@ def test_round_trip_keeps_directory_markers_nested_and_long_keys(s3, tmp_path):
 
     assert s3_snapshot.save(s3, tmp_path / "snap") == len(originals)
     wipe(s3)
-    assert s3_snapshot.restore(s3, "checkpoints", tmp_path / "snap") == len(originals)
+    assert s3_snapshot.restore(s3, tmp_path / "snap") == len(originals)
 
     assert objects(s3) == originals
 
 
-def test_restore_without_snapshot_creates_the_required_bucket(s3, tmp_path):
-    assert s3_snapshot.restore(s3, "fresh-bucket", tmp_path / "none") == 0
-    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["fresh-bucket"]
+def test_restore_without_snapshot_restores_nothing(s3, tmp_path):
+    assert s3_snapshot.restore(s3, tmp_path / "none") == 0
+    assert s3.list_buckets()["Buckets"] == []
 
 
 def test_a_second_save_replaces_the_first(s3, tmp_path):
@@ -64,6 +64,6 @@ def test_a_second_save_replaces_the_first(s3, tmp_path):
     s3_snapshot.save(s3, tmp_path / "snap")
     wipe(s3)
 
-    s3_snapshot.restore(s3, "bucket-one", tmp_path / "snap")
+    s3_snapshot.restore(s3, tmp_path / "snap")
 
     assert objects(s3) == {("bucket-one", "new"): b"2"}

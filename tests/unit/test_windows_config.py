@@ -2,9 +2,9 @@
 
 import pytest
 
+from runtime import topology
 from spark_jobs.config import parse_args
 from spark_jobs.stream_to_clickhouse import checkpoint_s3a_settings
-from stack import topology
 
 
 def test_defaults_come_from_the_topology():

@@ -4,7 +4,7 @@
 
 locals {
   repo_root  = abspath("${path.module}/../../..")
-  topology   = yamldecode(file("${local.repo_root}/topology.yaml"))
+  topology   = yamldecode(file("${local.repo_root}/runtime/topology.yaml"))
   images_env = file("${local.repo_root}/docker/images.env")
 
   # docker/images.env lines are NAME=${NAME:-default}; read the defaults, let variables win.

@@ -3,7 +3,7 @@
 # the S3 bucket, IAM instance profile) come with AWS modules once the AWS provider is mirrored.
 
 locals {
-  topology          = yamldecode(file("${path.module}/../../../topology.yaml"))
+  topology          = yamldecode(file("${path.module}/../../../runtime/topology.yaml"))
   checkpoint_bucket = coalesce(var.checkpoint_bucket, "${local.topology.object_storage.checkpoint_bucket}-prod")
 
   plan = {

@@ -1,24 +1,37 @@
-"""Kafka topic chores shared by the stack, the benchmarks and the tests: create, delete, read."""
+"""Kafka topic chores shared by the bootstrap, the benchmarks and the tests: create, delete,
+read. Every client gets the security settings of runtime.kafka_security (from the environment).
+The pipeline's own topics are made by runtime.bootstrap (replication, min.insync.replicas,
+growing partitions); create_topics here is for throwaway topics."""
 
 from __future__ import annotations
 
+import os
 import time
+from collections.abc import Mapping
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from runtime.kafka_security import librdkafka_config
+
 ADMIN_TIMEOUT_S = 30
 
 
+def client_config(bootstrap: str, extra: Mapping | None = None,
+                  env: Mapping[str, str] = os.environ) -> dict:
+    """bootstrap.servers, the security settings of `env`, then `extra`."""
+    return {"bootstrap.servers": bootstrap, **librdkafka_config(env), **(extra or {})}
+
+
+def admin_client(bootstrap: str, extra: Mapping | None = None,
+                 env: Mapping[str, str] = os.environ) -> AdminClient:
+    return AdminClient(client_config(bootstrap, extra, env))
+
+
 def create_topics(bootstrap: str, names: list[str], partitions: int,
-                  replication: int = 1, skip_existing: bool = False) -> None:
-    """Create the topics and wait until the broker confirms each."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    if skip_existing:
-        existing = admin.list_topics(timeout=ADMIN_TIMEOUT_S).topics
-        names = [name for name in names if name not in existing]
-    if not names:
-        return
+                  replication: int = 1) -> None:
+    """Create new topics and wait until the broker confirms each (an existing one fails)."""
+    admin = admin_client(bootstrap)
     new = [NewTopic(name, partitions, replication) for name in names]
     for future in admin.create_topics(new).values():
         future.result(timeout=ADMIN_TIMEOUT_S)
@@ -27,7 +40,7 @@ def create_topics(bootstrap: str, names: list[str], partitions: int,
 def delete_topics(bootstrap: str, names: list[str]) -> None:
     """Delete and wait: unawaited, the request may never leave the client (which must stay
     referenced until then, or librdkafka destroys it with the request in flight)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin = admin_client(bootstrap)
     for future in admin.delete_topics(names).values():
         future.result(timeout=ADMIN_TIMEOUT_S)
 
@@ -36,8 +49,8 @@ def read_topic(bootstrap: str, topic: str, idle_timeout: float = 60) -> list[tup
     """Every record now in `topic`, from the beginning to the current end, as
     (partition, key, value) bytes in partition-offset order. Fails after `idle_timeout`
     seconds without progress."""
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"{topic}-reader",
-                         "enable.auto.commit": False})
+    consumer = Consumer(client_config(bootstrap, {"group.id": f"{topic}-reader",
+                                                  "enable.auto.commit": False}))
     try:
         partitions = consumer.list_topics(topic, timeout=ADMIN_TIMEOUT_S).topics[topic].partitions
         ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p),

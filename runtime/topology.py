@@ -1,8 +1,9 @@
-"""The local topology (hosts, ports, topic and table names), read once from topology.yaml.
+"""The topology (hosts, ports, topic and table names), read once from topology.yaml.
 
 Every component takes its defaults from here; each value may be overridden by the
 environment variable named next to it, so the same code runs on a laptop, in Docker
-and in the cloud with only configuration changing.
+and in the cloud with only configuration changing. topology.yaml is package data next to this
+module (so an install from a wheel finds it); CRYPTOSTREAM_TOPOLOGY names another file.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-TOPOLOGY_FILE = Path(os.environ.get("CRYPTOSTREAM_TOPOLOGY", ROOT / "topology.yaml"))
+TOPOLOGY_FILE = Path(
+    os.environ.get("CRYPTOSTREAM_TOPOLOGY", Path(__file__).resolve().with_name("topology.yaml"))
+)
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,8 @@ class Topology:
     kafka_port: int
     kafka_controller_port: int
     kafka_partitions: int
+    kafka_replication_factor: int
+    kafka_min_insync_replicas: int
     trades_topic: str
     dead_letter_topic: str
     spark_master_port: int
@@ -61,7 +65,10 @@ def _env(name: str, default):
     value = os.environ.get(name)
     if value is None:
         return default
-    return type(default)(value)
+    try:
+        return type(default)(value)
+    except ValueError:
+        raise ValueError(f"{name}={value!r}: expected {type(default).__name__}") from None
 
 
 @cache
@@ -74,6 +81,8 @@ def load(path: Path = TOPOLOGY_FILE) -> Topology:
         kafka_port=_env("KAFKA_PORT", kafka["port"]),
         kafka_controller_port=_env("KAFKA_CONTROLLER_PORT", kafka["controller_port"]),
         kafka_partitions=_env("KAFKA_PARTITIONS", kafka["partitions"]),
+        kafka_replication_factor=_env("KAFKA_REPLICATION_FACTOR", kafka["replication_factor"]),
+        kafka_min_insync_replicas=_env("KAFKA_MIN_INSYNC_REPLICAS", kafka["min_insync_replicas"]),
         trades_topic=_env("KAFKA_TOPIC", kafka["topics"]["trades"]),
         dead_letter_topic=_env("KAFKA_DLQ_TOPIC", kafka["topics"]["dead_letter"]),
         spark_master_port=_env("SPARK_MASTER_PORT", spark["master_port"]),
