@@ -150,19 +150,21 @@ compose-down: compose-plugin compose-env  ## stop the compose pipeline and remov
 test-docker: venv images compose-plugin  ## docker-compose suite: the whole pipeline in compose
 	$(VENV)/bin/pytest -q -m infra -p no:cacheprovider tests/infra/test_compose.py
 
-# --- Deploy path: OpenTofu (Docker provider) + Ansible (terraform/README.md) ----------------
+# --- Deploy path: OpenTofu makes hosts, Ansible makes services (terraform/README.md) --------
 # OpenTofu and its providers are built from the Go module proxy into $(TOFU_HOME) (pins in
 # tools/tofu/pins.env); TF_CLI_CONFIG_FILE points provider installation at that mirror only.
 TOFU_HOME := $(CRYPTOSTREAM_CACHE)/tofu
 TOFU_VERSION := $(shell sed -n 's/^TOFU_VERSION=//p' tools/tofu/pins.env)
 TOFU = TF_CLI_CONFIG_FILE=$(TOFU_HOME)/tofurc $(TOFU_HOME)/bin/tofu-$(TOFU_VERSION)
 TF_LOCAL := terraform/envs/local
-INVENTORY := $(TF_LOCAL)/generated/inventory.yml
-ANSIBLE_PLAYBOOK = ANSIBLE_CONFIG=ansible/ansible.cfg $(VENV)/bin/ansible-playbook
-# The local credentials (.state/secrets.env, as `make up` uses) as TF_VAR_* for one command.
-WITH_TF_SECRETS = eval "$$($(PY) tools/tofu/secret_vars.py)" &&
+INVENTORY ?= $(TF_LOCAL)/generated/inventory.yml
+ANSIBLE_PLAYBOOK = ANSIBLE_CONFIG=ansible/ansible.cfg $(VENV)/bin/ansible-playbook -i $(INVENTORY)
+# The deploy's secrets from the controller's environment: the local ones (.state/secrets.env,
+# generated on first use; the environment wins). Elsewhere use ansible-vault (ansible/README.md).
+WITH_SECRETS = eval "$$($(PY) -m stack secrets)" &&
 
-.PHONY: tofu infra-tools infra-validate infra-apply infra-deploy infra-destroy test-infra
+.PHONY: tofu infra-tools release apt-cache node-image infra-validate infra-apply infra-deploy \
+	infra-rolling-restart infra-upgrade infra-destroy test-infra
 
 tofu: $(TOFU_HOME)/.built-$(TOFU_VERSION)  ## build OpenTofu + providers from the Go module proxy (cached)
 $(TOFU_HOME)/.built-$(TOFU_VERSION): tools/tofu/build.sh tools/tofu/pins.env
@@ -175,19 +177,35 @@ $(VENV)/.infra-installed: pyproject.toml requirements.lock | venv
 
 infra-tools: tofu $(VENV)/.infra-installed  ## OpenTofu, providers, Ansible and ansible-lint
 
-infra-validate: infra-tools  ## tofu fmt/validate every module and env, ansible syntax-check + lint
+release: setup  ## stage the release on the controller: wheelhouse, jars, LocalStack env, manifest
+	$(PY) tools/release/stage.py
+
+apt-cache: ## one Debian package cache (apt-cacher-ng) on this machine for the nodes' apt
+	tools/apt-cache/ensure.sh
+
+node-image: base-image  ## the node image: Debian with systemd, sshd and python3, nothing else
+	docker/build.sh node
+
+infra-validate: infra-tools  ## tofu fmt/validate/test every module and env, ansible syntax-check + lint
 	$(VENV)/bin/pytest -q -m infra -p no:cacheprovider tests/infra/test_tofu_static.py tests/infra/test_ansible_static.py
 
-infra-apply: infra-tools  ## tofu apply terraform/envs/local (needs `make images`); writes the inventory
-	$(WITH_TF_SECRETS) $(TOFU) -chdir=$(TF_LOCAL) init -input=false -lockfile=readonly >/dev/null
-	$(WITH_TF_SECRETS) $(TOFU) -chdir=$(TF_LOCAL) apply -input=false -auto-approve
+infra-apply: infra-tools node-image apt-cache  ## tofu apply terraform/envs/local: 9 bare nodes + the inventory
+	$(TOFU) -chdir=$(TF_LOCAL) init -input=false -lockfile=readonly >/dev/null
+	$(TOFU) -chdir=$(TF_LOCAL) apply -input=false -auto-approve
 
-infra-deploy: infra-tools  ## ansible-playbook deploy.yml against the inventory infra-apply wrote
-	$(ANSIBLE_PLAYBOOK) -i $(INVENTORY) ansible/deploy.yml
+infra-deploy: infra-tools release  ## ansible-playbook deploy.yml against $(INVENTORY), over SSH
+	$(WITH_SECRETS) $(ANSIBLE_PLAYBOOK) ansible/deploy.yml
 
-infra-destroy: infra-tools  ## tofu destroy terraform/envs/local: containers, volumes, network
-	$(WITH_TF_SECRETS) $(TOFU) -chdir=$(TF_LOCAL) init -input=false -lockfile=readonly >/dev/null
-	$(WITH_TF_SECRETS) $(TOFU) -chdir=$(TF_LOCAL) destroy -input=false -auto-approve
+infra-rolling-restart: infra-tools  ## one host at a time, healthy between hosts: COMPONENT=kafka|spark|clickhouse|object_storage|app
+	$(WITH_SECRETS) $(ANSIBLE_PLAYBOOK) ansible/rolling_restart.yml -e component=$(COMPONENT)
 
-test-infra: infra-tools images  ## deploy-path suite: static checks, tofu apply, deploy, fault, destroy
-	$(VENV)/bin/pytest -q -s -m infra -p no:cacheprovider tests/infra/test_tofu_static.py tests/infra/test_ansible_static.py tests/infra/test_tofu_deploy.py
+infra-upgrade: infra-tools release  ## the app to the newly staged release; the job resumes from its checkpoint
+	$(WITH_SECRETS) $(ANSIBLE_PLAYBOOK) ansible/upgrade.yml
+
+infra-destroy: infra-tools  ## tofu destroy terraform/envs/local: nodes, volumes, network, SSH key
+	$(TOFU) -chdir=$(TF_LOCAL) init -input=false -lockfile=readonly >/dev/null
+	$(TOFU) -chdir=$(TF_LOCAL) destroy -input=false -auto-approve
+
+test-infra: infra-tools node-image apt-cache release  ## deploy-path suite: static checks, roles alone, the node tier end to end
+	$(VENV)/bin/pytest -q -s -m infra -p no:cacheprovider tests/infra/test_tofu_static.py \
+		tests/infra/test_ansible_static.py tests/infra/test_roles.py tests/infra/test_node_deploy.py

@@ -24,7 +24,7 @@ ROOT=$(dirname "$HERE")
 source "$HERE/images.env"
 CACHE=${CRYPTOSTREAM_CACHE:-$HOME/.cache/cryptostream}
 JVM_CACHE=$CACHE/jvm
-ALL_TARGETS=(kafka spark app clickhouse-endpoint localstack)
+ALL_TARGETS=(node kafka spark app clickhouse-endpoint localstack)
 BUILD_LOG_DIR=${BUILD_LOG_DIR:-$ROOT/.state/logs/docker-build}
 
 say() { echo "images: $*" >&2; }

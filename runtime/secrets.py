@@ -14,6 +14,9 @@ GENERATORS = {
     "CLICKHOUSE_PASSWORD": lambda: secrets.token_urlsafe(18),
     "AWS_ACCESS_KEY_ID": lambda: "LK" + secrets.token_hex(9).upper(),
     "AWS_SECRET_ACCESS_KEY": lambda: secrets.token_urlsafe(30),
+    # SCRAM users of a deploy's sasl_ssl profile (ansible/deploy.yml): the brokers' and the app's.
+    "KAFKA_ADMIN_PASSWORD": lambda: secrets.token_urlsafe(18),
+    "KAFKA_APP_PASSWORD": lambda: secrets.token_urlsafe(18),
 }
 
 

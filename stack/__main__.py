@@ -7,7 +7,7 @@ import os
 import sys
 
 from runtime.secrets import export_lines
-from stack import lifecycle
+from stack import lifecycle, secrets
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -17,6 +17,8 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("down", help="stop every service this stack started; keep data")
     commands.add_parser("status", help="one line per service: health, address, version, log")
     commands.add_parser("env", help="print the local credentials and endpoints as export lines")
+    commands.add_parser("secrets", help="print only the local credentials as export lines (what "
+                        "ansible/deploy.yml reads from the controller's environment)")
     commands.add_parser("clean", help="down, then wipe all state")
     run_cmd = commands.add_parser("run", help="run a command with the local credentials and "
                                   "endpoints in its environment (python -m stack run -- CMD ...)")
@@ -47,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
         return 0 if all(" up " in line for line in lines) else 3
     elif args.command == "env":
         print(export_lines(env_values()), end="")
+    elif args.command == "secrets":
+        print(export_lines(secrets.load_or_create()), end="")
     elif args.command == "run":
         argv = args.argv[1:] if args.argv[:1] == ["--"] else args.argv
         if not argv:

@@ -76,3 +76,16 @@ def test_every_module_is_documented():
 
 def _declared(text: str, kind: str) -> list[str]:
     return [line.split('"')[1] for line in text.splitlines() if line.startswith(f'{kind} "')]
+
+
+@pytest.mark.parametrize("env", [e for e in ENVS
+                                 if (TERRAFORM_DIR / "envs" / e / "tests").is_dir()])
+def test_environment_plan_tests_pass(tofu, tmp_path, env):
+    """`tofu test` (mocked providers): hosts per group, ports, inventory shape, validations."""
+    tree = scratch_tree(tmp_path)
+    directory = tree / "terraform" / "envs" / env
+    data_env = tofu_env(TF_DATA_DIR=str(tmp_path / "data"))
+    run([str(tofu), "init", "-backend=false", "-input=false", "-no-color", "-lockfile=readonly"],
+        cwd=directory, env=data_env)
+    result = run([str(tofu), "test", "-no-color"], cwd=directory, env=data_env)
+    assert "0 failed" in result.stdout, result.stdout

@@ -1,63 +1,20 @@
 locals {
-  # Ansible reaches every container with the community.docker.docker connection (docker exec):
-  # no SSH, no container address used from the host.
-  inventory = {
-    all = {
-      vars = {
-        ansible_connection         = "community.docker.docker"
-        ansible_python_interpreter = "/usr/bin/python3"
-        cryptostream_stack         = var.name_prefix
-        kafka_bootstrap_servers    = module.kafka.bootstrap_servers
-        kafka_client_port          = local.kafka.port
-        kafka_partitions           = module.kafka.partitions
-        kafka_replication_factor   = module.kafka.replication_factor
-        kafka_min_insync_replicas  = module.kafka.min_insync_replicas
-        kafka_trades_topic         = local.kafka.topics.trades
-        kafka_dead_letter_topic    = local.kafka.topics.dead_letter
-        spark_master_url           = module.spark.master_url
-        spark_master_ui_port       = local.spark.master_ui_port
-        spark_expected_workers     = var.spark_worker_count
-        clickhouse_url             = module.clickhouse.url
-        clickhouse_database        = module.clickhouse.database
-        clickhouse_user            = module.clickhouse.user
-        s3_endpoint                = module.object_storage.endpoint
-        s3_region                  = module.object_storage.region
-        checkpoint_bucket          = module.object_storage.bucket
-        app_programs_dir           = module.app.programs_dir
-      }
-      children = {
-        kafka          = { hosts = { for name in module.kafka.broker_names : name => {} } }
-        spark_master   = { hosts = { (module.spark.master_name) = {} } }
-        spark_workers  = { hosts = { for name in module.spark.worker_names : name => {} } }
-        spark          = { children = { spark_master = {}, spark_workers = {} } }
-        clickhouse     = { hosts = { (module.clickhouse.name) = {} } }
-        object_storage = { hosts = { (module.object_storage.name) = {} } }
-        app = {
-          hosts = { (module.app.name) = {
-            # The project's virtual environment: boto3, clickhouse-connect, the project's code.
-            ansible_python_interpreter = "/opt/venv/bin/python"
-          } }
-        }
-      }
-    }
-  }
+  first = { for group in keys(local.groups) : group => try([for name, node in module.nodes.nodes : node if node.group == group][0], null) }
 
   endpoints = {
-    stack                   = var.name_prefix
-    kafka_bootstrap_servers = module.kafka.host_bootstrap_servers
-    clickhouse_url          = module.clickhouse.host_url
-    clickhouse_database     = module.clickhouse.database
-    clickhouse_user         = module.clickhouse.user
-    s3_endpoint             = module.object_storage.host_endpoint
-    checkpoint_bucket       = module.object_storage.bucket
-    spark_master_ui         = module.spark.master_ui_host_url
-    app_container           = module.app.name
+    stack           = var.name_prefix
+    clickhouse_url  = "http://127.0.0.1:${local.first.clickhouse.ports[tostring(local.topology.clickhouse.http_port)]}"
+    s3_endpoint     = "http://127.0.0.1:${local.first.object_storage.ports[tostring(local.topology.object_storage.port)]}"
+    spark_master_ui = "http://127.0.0.1:${local.first.spark_master.ports[tostring(local.topology.spark.master_ui_port)]}"
+    ssh_private_key = module.ssh_key.private_key_file
+    ssh             = { for name, node in module.nodes.nodes : name => "root@${node.ssh_host} -p ${node.ssh_port}" }
+    inventory_file  = abspath(local_file.inventory.filename)
   }
 }
 
 resource "local_file" "inventory" {
   filename        = "${local.output_dir}/inventory.yml"
-  content         = "# Written by terraform/envs/local (tofu apply); do not edit.\n${yamlencode(local.inventory)}"
+  content         = module.inventory.yaml
   file_permission = "0644"
 }
 
@@ -72,12 +29,7 @@ output "inventory_file" {
   value       = abspath(local_file.inventory.filename)
 }
 
-output "endpoints_file" {
-  description = "Host-side endpoints (JSON; no secrets)."
-  value       = abspath(local_file.endpoints.filename)
-}
-
 output "endpoints" {
-  description = "Addresses published on the host (127.0.0.1 only)."
+  description = "Addresses published on the host (127.0.0.1 only) and how to reach each node over SSH."
   value       = local.endpoints
 }

@@ -1,5 +1,5 @@
 variable "name_prefix" {
-  description = "Prefix of every container, volume and network name; also the stack label's value."
+  description = "Prefix of every container, volume and network name; also the stack label's value and the environment's name in the inventory."
   type        = string
   default     = "cryptostream-local"
 }
@@ -10,104 +10,84 @@ variable "docker_host" {
   default     = null
 }
 
-variable "image_tag" {
-  description = "Tag of the project's images; null = IMAGE_TAG from docker/images.env."
-  type        = string
-  default     = null
-}
-
-variable "image_prefix" {
-  description = "Repository prefix of the project's images; null = IMAGE_PREFIX from docker/images.env."
-  type        = string
-  default     = null
-}
-
-variable "clickhouse_image" {
-  description = "ClickHouse image; null = the chDB-backed endpoint built here. Where a registry is reachable: clickhouse/clickhouse-server:<version>."
+variable "node_image" {
+  description = "The node image (systemd + sshd + python3); null = <IMAGE_PREFIX>/node:<IMAGE_TAG> from docker/images.env."
   type        = string
   default     = null
 }
 
 variable "kafka_broker_count" {
-  description = "Kafka brokers (each also a KRaft controller)."
+  description = "Kafka brokers; each is also a KRaft controller, so the count is the quorum size and must be odd."
   type        = number
   default     = 3
-}
 
-variable "kafka_heap" {
-  description = "JVM heap per broker."
-  type        = string
-  default     = "384m"
-}
-
-variable "kafka_memory_mb" {
-  description = "Container memory limit per broker, MB."
-  type        = number
-  default     = 768
+  validation {
+    condition     = var.kafka_broker_count >= 1 && var.kafka_broker_count % 2 == 1
+    error_message = "kafka_broker_count must be odd and at least 1 (the brokers form the KRaft quorum)."
+  }
 }
 
 variable "spark_worker_count" {
   description = "Spark standalone workers."
   type        = number
   default     = 2
+
+  validation {
+    condition     = var.spark_worker_count >= 1
+    error_message = "spark_worker_count must be at least 1."
+  }
 }
 
-variable "spark_worker_cores" {
-  description = "Cores each worker offers."
-  type        = number
-  default     = 1
+variable "memory_mb" {
+  description = "Container memory limit per host of each group, MB."
+  type = object({
+    kafka          = optional(number, 1024)
+    spark_master   = optional(number, 1024)
+    spark_workers  = optional(number, 2048)
+    clickhouse     = optional(number, 2048)
+    object_storage = optional(number, 1024)
+    app            = optional(number, 2560)
+  })
+  default = {}
 }
 
-variable "spark_worker_memory" {
-  description = "Executor memory each worker offers (Spark size string)."
+variable "kafka_security_profile" {
+  description = "plaintext (no TLS, no authentication) or sasl_ssl (SCRAM-SHA-512 over TLS); handed to Ansible in the inventory."
   type        = string
-  default     = "1g"
+  default     = "plaintext"
+
+  validation {
+    condition     = contains(["plaintext", "sasl_ssl"], var.kafka_security_profile)
+    error_message = "kafka_security_profile must be plaintext or sasl_ssl."
+  }
 }
 
-variable "spark_worker_container_memory_mb" {
-  description = "Container memory limit per worker, MB."
+variable "ssh_port_base" {
+  description = "Host port (on 127.0.0.1) of the first node's SSH; a block of 16 ports per group follows."
   type        = number
-  default     = 2048
-}
-
-variable "clickhouse_memory_mb" {
-  description = "Container memory limit of ClickHouse, MB."
-  type        = number
-  default     = 2048
-}
-
-variable "app_memory_mb" {
-  description = "Container memory limit of the app (producer + job driver), MB."
-  type        = number
-  default     = 2048
+  default     = 12200
 }
 
 variable "host_port_offset" {
-  description = "Ports published on 127.0.0.1 are topology.yaml's ports plus this offset (so the local stack, `make up`, can run alongside). Broker n gets kafka.port + offset + n - 1."
+  description = "ClickHouse HTTP, the Spark master UI and LocalStack S3 are published on 127.0.0.1 at topology.yaml's ports plus this offset (so the local stack, `make up`, can run alongside)."
   type        = number
   default     = 10000
 }
 
-variable "clickhouse_password" {
-  description = "Password of the ClickHouse application user (TF_VAR_clickhouse_password; `make infra-apply` takes it from .state/secrets.env)."
+variable "ssh_key_dir" {
+  description = "Where the environment's SSH key pair and known_hosts live (outside the repository); null = ~/.cache/cryptostream/ssh/<name_prefix>."
   type        = string
-  sensitive   = true
-}
-
-variable "aws_access_key_id" {
-  description = "S3 access key for the checkpoints (LocalStack accepts any)."
-  type        = string
-  sensitive   = true
-}
-
-variable "aws_secret_access_key" {
-  description = "S3 secret key for the checkpoints."
-  type        = string
-  sensitive   = true
+  default     = null
 }
 
 variable "output_dir" {
   description = "Where the Ansible inventory and the endpoints file are written; null = ./generated next to this file."
   type        = string
   default     = null
+}
+
+variable "apt_proxy_port" {
+  description = "Port of the Debian package cache on this machine (apt-cacher-ng, `make apt-cache`) that the nodes use as their apt proxy, reached at the network's gateway; null = no cache, each node downloads for itself."
+  type        = number
+  default     = 3142
 }

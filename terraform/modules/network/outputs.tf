@@ -7,3 +7,8 @@ output "id" {
   description = "Docker network id."
   value       = docker_network.this.id
 }
+
+output "gateway" {
+  description = "The network's gateway: the Docker host's address as the containers see it."
+  value       = tolist(docker_network.this.ipam_config)[0].gateway
+}
