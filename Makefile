@@ -187,7 +187,8 @@ node-image: base-image  ## the node image: Debian with systemd, sshd and python3
 	docker/build.sh node
 
 infra-validate: infra-tools  ## tofu fmt/validate/test every module and env, ansible syntax-check + lint
-	$(VENV)/bin/pytest -q -m infra -p no:cacheprovider tests/infra/test_tofu_static.py tests/infra/test_ansible_static.py
+	$(VENV)/bin/pytest -q -m infra -p no:cacheprovider tests/infra/test_tofu_static.py tests/infra/test_ansible_static.py \
+		tests/infra/test_remote_state.py
 
 infra-apply: infra-tools node-image apt-cache  ## tofu apply terraform/envs/local: 9 bare nodes + the inventory
 	$(TOFU) -chdir=$(TF_LOCAL) init -input=false -lockfile=readonly >/dev/null
@@ -208,4 +209,5 @@ infra-destroy: infra-tools  ## tofu destroy terraform/envs/local: nodes, volumes
 
 test-infra: infra-tools node-image apt-cache release  ## deploy-path suite: static checks, roles alone, the node tier end to end
 	$(VENV)/bin/pytest -q -s -m infra -p no:cacheprovider tests/infra/test_tofu_static.py \
-		tests/infra/test_ansible_static.py tests/infra/test_roles.py tests/infra/test_node_deploy.py
+		tests/infra/test_ansible_static.py tests/infra/test_remote_state.py tests/infra/test_roles.py \
+		tests/infra/test_node_deploy.py

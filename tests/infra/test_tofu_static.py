@@ -89,3 +89,17 @@ def test_environment_plan_tests_pass(tofu, tmp_path, env):
         cwd=directory, env=data_env)
     result = run([str(tofu), "test", "-no-color"], cwd=directory, env=data_env)
     assert "0 failed" in result.stdout, result.stdout
+
+
+@pytest.mark.parametrize("module", [m for m in MODULES
+                                    if (TERRAFORM_DIR / "modules" / m / "tests").is_dir()])
+def test_module_tests_pass(tofu, tmp_path, module):
+    """`tofu test` of a module (mocked providers): its rules and outputs, and that each of its
+    `examples/` plans."""
+    tree = scratch_tree(tmp_path)
+    directory = tree / "terraform" / "modules" / module
+    data_env = tofu_env(TF_DATA_DIR=str(tmp_path / "data"))
+    run([str(tofu), "init", "-backend=false", "-input=false", "-no-color"], cwd=directory,
+        env=data_env)
+    result = run([str(tofu), "test", "-no-color"], cwd=directory, env=data_env)
+    assert "0 failed" in result.stdout, result.stdout

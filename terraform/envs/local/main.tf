@@ -91,6 +91,8 @@ module "inventory" {
   vars = {
     cryptostream_env       = var.name_prefix
     kafka_security_profile = var.kafka_security_profile
-    common_apt_proxy       = var.apt_proxy_port == null ? "" : "http://${module.network.gateway}:${var.apt_proxy_port}"
+    # The Kafka CA and certificates (sasl_ssl) next to the SSH key: destroyed with it.
+    kafka_pki_dir    = "${local.ssh_key_dir}/pki"
+    common_apt_proxy = var.apt_proxy_port == null ? "" : "http://${module.network.gateway}:${var.apt_proxy_port}"
   }
 }

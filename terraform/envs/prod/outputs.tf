@@ -1,4 +1,0 @@
-output "plan" {
-  description = "What this environment will provision (until the AWS resources exist)."
-  value       = local.plan
-}
