@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from runtime.topology import ROOT
+from stack.paths import ROOT
 from tests.infra.tofu_support import require_tofu, run, scratch_tree, tofu_env
 from tests.support import wait_until
 

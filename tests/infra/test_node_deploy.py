@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -129,11 +130,12 @@ def service_restarts(env: NodeEnv, service: str) -> int:
     return int(out.strip() or 0)
 
 
-@pytest.fixture(scope="module")
-def plaintext(docker_engine, tmp_path_factory):
+@contextmanager
+def environment(tmp: Path, profile: str):
+    """A 9-node environment of `profile`, applied; destroyed afterwards if a test did not."""
     node_env.require_node_image()
     node_env.require_release()
-    env = node_env.create(tmp_path_factory.mktemp("nodes-plain"), "plaintext")
+    env = node_env.create(tmp, profile)
     started = time.monotonic()
     try:
         env.apply()
@@ -142,8 +144,14 @@ def plaintext(docker_engine, tmp_path_factory):
     finally:
         if docker_names("container", env.prefix):
             env.destroy()
-        print(f"\nnode tier (plaintext) timings: "
+        print(f"\nnode tier ({profile}) timings: "
               f"{json.dumps({k: round(v) for k, v in env.timings.items()})}")
+
+
+@pytest.fixture(scope="module")
+def plaintext(docker_engine, tmp_path_factory):
+    with environment(tmp_path_factory.mktemp("nodes-plain"), "plaintext") as env:
+        yield env
 
 
 def test_apply_makes_bare_debian_nodes_reachable_over_ssh(plaintext):
@@ -242,7 +250,7 @@ def stage_release(tmp_path: Path, version: str) -> Path:
     """A second release (same code, another version), staged next to the current one."""
     import sys
 
-    from runtime.topology import ROOT
+    from stack.paths import ROOT
     releases = tmp_path / "releases"
     result = subprocess.run([sys.executable, str(ROOT / "tools" / "release" / "stage.py"),
                              "--version", version, "--output", str(releases), "--no-current"],
@@ -268,20 +276,9 @@ else:
 
 
 @pytest.fixture(scope="module")
-def sasl(docker_engine, tmp_path_factory, request):
-    node_env.require_node_image()
-    node_env.require_release()
-    env = node_env.create(tmp_path_factory.mktemp("nodes-sasl"), "sasl_ssl")
-    started = time.monotonic()
-    try:
-        env.apply()
-        env.timings["apply_s"] = time.monotonic() - started
+def sasl(docker_engine, tmp_path_factory):
+    with environment(tmp_path_factory.mktemp("nodes-sasl"), "sasl_ssl") as env:
         yield env
-    finally:
-        if docker_names("container", env.prefix):
-            env.destroy()
-        print(f"\nnode tier (sasl_ssl) timings: "
-              f"{json.dumps({k: round(v) for k, v in env.timings.items()})}")
 
 
 def test_sasl_ssl_deploy_brings_windows(sasl):
