@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
 from contextlib import contextmanager
 from datetime import timedelta
@@ -22,6 +23,7 @@ import pytest
 
 from clickhouse.client import connect
 from runtime import topology
+from stack.paths import ROOT
 from tests.infra import node_env
 from tests.infra.node_env import NodeEnv, docker_names
 from tests.integration import recompute
@@ -92,16 +94,7 @@ def assert_windows_match(env: NodeEnv) -> int:
     assert expected, "no closed window among the trades in Kafka"
     actual = wait_until(lambda: (lambda found: found if set(expected) <= set(found) else None)(
         final_windows(env)), CATCH_UP_S, interval=5, message="every closed window in ClickHouse")
-    for key, window in expected.items():
-        count, volume, notional, vwap, average, open_, high, low, close, buys, sells = actual[key]
-        assert (count, volume, notional) == (window.trade_count, window.volume,
-                                             window.notional), key
-        assert (buys, sells) == (window.buy_volume, window.sell_volume), key
-        assert (open_, high, low, close) == (window.first[2], window.high, window.low,
-                                             window.last[2]), key
-        assert vwap == pytest.approx(float(window.notional / window.volume), rel=1e-9), key
-        assert average == pytest.approx(float(window.price_sum / window.trade_count),
-                                        rel=1e-9), key
+    recompute.assert_matches({key: actual[key] for key in expected}, expected)
     return len(expected)
 
 
@@ -248,9 +241,6 @@ def test_destroy_leaves_nothing(plaintext):
 
 def stage_release(tmp_path: Path, version: str) -> Path:
     """A second release (same code, another version), staged next to the current one."""
-    import sys
-
-    from stack.paths import ROOT
     releases = tmp_path / "releases"
     result = subprocess.run([sys.executable, str(ROOT / "tools" / "release" / "stage.py"),
                              "--version", version, "--output", str(releases), "--no-current"],

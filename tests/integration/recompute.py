@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -69,3 +71,20 @@ def windows(trade_values: list[bytes], length: timedelta = timedelta(seconds=30)
 
 def latest_event_time(trade_values: list[bytes]) -> datetime:
     return max(parse_time(json.loads(v)["event_time"]) for v in trade_values)
+
+
+def assert_matches(actual: dict, expected: dict) -> None:
+    """Every expected window in `actual` (key => the final view's figures) with exactly the
+    recomputed counts, volumes, notional and OHLC, and vwap and mean within 1e-9."""
+    assert set(actual) == set(expected)
+    for key, window in expected.items():
+        (count, volume, notional, vwap, average, open_, high, low, close, buys,
+         sells) = actual[key]
+        exact = (window.trade_count, window.volume, window.notional)
+        assert (count, volume, notional) == exact, key
+        assert (buys, sells) == (window.buy_volume, window.sell_volume), key
+        assert (open_, high, low, close) == (
+            window.first[2], window.high, window.low, window.last[2]), key
+        assert vwap == pytest.approx(float(window.notional / window.volume), rel=1e-9), key
+        mean = window.price_sum / Decimal(window.trade_count)
+        assert average == pytest.approx(float(mean), rel=1e-9), key

@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 from datetime import timedelta
-from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
@@ -149,21 +148,6 @@ def stored_rows(client, database: str) -> int:
     return client.query(f"SELECT count() FROM {database}.trade_windows").result_rows[0][0]
 
 
-def assert_matches_recomputation(actual: dict, expected: dict) -> None:
-    assert set(actual) == set(expected)
-    for key, window in expected.items():
-        (count, volume, notional, vwap, average, open_, high, low, close, buys,
-         sells) = actual[key]
-        exact = (window.trade_count, window.volume, window.notional)
-        assert (count, volume, notional) == exact, key
-        assert (buys, sells) == (window.buy_volume, window.sell_volume), key
-        assert (open_, high, low, close) == (
-            window.first[2], window.high, window.low, window.last[2]), key
-        assert vwap == pytest.approx(float(window.notional / window.volume), rel=1e-9), key
-        mean = window.price_sum / Decimal(window.trade_count)
-        assert average == pytest.approx(float(mean), rel=1e-9), key
-
-
 @pytest.fixture(scope="module")
 def uninterrupted(stack, dataset, clickhouse_client):
     database = f"{dataset.name}_a"
@@ -177,7 +161,7 @@ def test_every_window_equals_an_independent_recomputation(
     uninterrupted, dataset, clickhouse_client
 ):
     actual = final_windows(clickhouse_client, uninterrupted)
-    assert_matches_recomputation(actual, dataset.expected)
+    recompute.assert_matches(actual, dataset.expected)
     assert stored_rows(clickhouse_client, uninterrupted) == len(actual), "duplicate windows"
 
 
