@@ -131,7 +131,7 @@ compose-plugin: docker-engine  ## `docker compose` v2 (built once from the Go mo
 base-image: docker-engine  ## the base image: debootstrap + import (cached tarball), or pull BASE_IMAGE
 	docker/base-image.sh
 
-images: base-image jars venv  ## build the kafka, spark, app, clickhouse-endpoint and localstack images
+images: base-image jars venv infra-tools node-image apt-cache release  ## build the kafka, spark, app, clickhouse-endpoint and localstack images
 	docker/build.sh
 
 compose-env: venv  ## write $(COMPOSE_ENV_FILE) for docker compose from runtime/topology.yaml + secrets
@@ -155,16 +155,22 @@ test-docker: venv images compose-plugin  ## docker-compose suite: the whole pipe
 # tools/tofu/pins.env); TF_CLI_CONFIG_FILE points provider installation at that mirror only.
 TOFU_HOME := $(CRYPTOSTREAM_CACHE)/tofu
 TOFU_VERSION := $(shell sed -n 's/^TOFU_VERSION=//p' tools/tofu/pins.env)
-TOFU = TF_CLI_CONFIG_FILE=$(TOFU_HOME)/tofurc $(TOFU_HOME)/bin/tofu-$(TOFU_VERSION)
-TF_LOCAL := terraform/envs/local
-INVENTORY ?= $(TF_LOCAL)/generated/inventory.yml
+TOFU_BIN := $(TOFU_HOME)/bin/tofu-$(TOFU_VERSION)
+TOFU = TF_CLI_CONFIG_FILE=$(TOFU_HOME)/tofurc $(TOFU_BIN)
+TOFU_ENV = TF_CLI_CONFIG_FILE=$(TOFU_HOME)/tofurc TOFU=$(TOFU_BIN) tools/tofu/env.sh
+# The environment the infra-* targets act on, by name: `local` (9 nodes), `local-staging` and
+# `local-prod` (small local ones for promotion), or a cloud one with
+# terraform/envs/cloud/<ENV>.tfvars.json (staging, prod). tools/tofu/env.sh picks the root.
+ENV ?= local
+TF_ROOT = $(if $(wildcard terraform/envs/cloud/$(ENV).tfvars.json),terraform/envs/cloud,terraform/envs/local)
+INVENTORY ?= $(TF_ROOT)/generated/$(ENV)/inventory.yml
 ANSIBLE_PLAYBOOK = ANSIBLE_CONFIG=ansible/ansible.cfg $(VENV)/bin/ansible-playbook -i $(INVENTORY)
 # The deploy's secrets from the controller's environment: the local ones (.state/secrets.env,
 # generated on first use; the environment wins). Elsewhere use ansible-vault (ansible/README.md).
 WITH_SECRETS = eval "$$($(PY) -m stack secrets)" &&
 
 .PHONY: tofu infra-tools release apt-cache node-image infra-validate infra-apply infra-deploy \
-	infra-rolling-restart infra-upgrade infra-destroy test-infra
+	infra-rolling-restart infra-upgrade infra-destroy release-status promote rollback test-infra
 
 tofu: $(TOFU_HOME)/.built-$(TOFU_VERSION)  ## build OpenTofu + providers from the Go module proxy (cached)
 $(TOFU_HOME)/.built-$(TOFU_VERSION): tools/tofu/build.sh tools/tofu/pins.env
@@ -190,9 +196,8 @@ infra-validate: infra-tools  ## tofu fmt/validate/test every module and env, ans
 	$(VENV)/bin/pytest -q -m infra -p no:cacheprovider tests/infra/test_tofu_static.py tests/infra/test_ansible_static.py \
 		tests/infra/test_remote_state.py
 
-infra-apply: infra-tools node-image apt-cache  ## tofu apply terraform/envs/local: 9 bare nodes + the inventory
-	$(TOFU) -chdir=$(TF_LOCAL) init -input=false -lockfile=readonly >/dev/null
-	$(TOFU) -chdir=$(TF_LOCAL) apply -input=false -auto-approve
+infra-apply: infra-tools node-image apt-cache  ## tofu apply ENV (default local: 9 bare nodes) + its inventory
+	$(TOFU_ENV) apply $(ENV)
 
 infra-deploy: infra-tools release  ## ansible-playbook deploy.yml against $(INVENTORY), over SSH
 	$(WITH_SECRETS) $(ANSIBLE_PLAYBOOK) ansible/deploy.yml
@@ -203,11 +208,22 @@ infra-rolling-restart: infra-tools  ## one host at a time, healthy between hosts
 infra-upgrade: infra-tools release  ## the app to the newly staged release; the job resumes from its checkpoint
 	$(WITH_SECRETS) $(ANSIBLE_PLAYBOOK) ansible/upgrade.yml
 
-infra-destroy: infra-tools  ## tofu destroy terraform/envs/local: nodes, volumes, network, SSH key
-	$(TOFU) -chdir=$(TF_LOCAL) init -input=false -lockfile=readonly >/dev/null
-	$(TOFU) -chdir=$(TF_LOCAL) destroy -input=false -auto-approve
+infra-destroy: infra-tools  ## tofu destroy ENV: nodes, volumes, network, SSH key
+	$(TOFU_ENV) destroy $(ENV)
 
-test-infra: infra-tools node-image apt-cache release  ## deploy-path suite: static checks, roles alone, the node tier end to end
+# Promotion: what an environment runs is recorded by each deploy (role `deployment`);
+# tools/release/promote.py moves exactly that release between environments (terraform/README.md).
+release-status: infra-tools  ## what ENV runs: its release manifest, history and schema head
+	$(WITH_SECRETS) $(PY) -m tools.release.promote status $(ENV)
+
+promote: infra-tools  ## FROM's release to TO, after FROM passes the health gate (GATE="max_lag=1000 ...")
+	@test -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make promote FROM=<env> TO=<env>" >&2; exit 2; }
+	$(WITH_SECRETS) $(PY) -m tools.release.promote $(foreach g,$(GATE),--gate $(g)) promote $(FROM) $(TO)
+
+rollback: infra-tools  ## ENV back to the previous release in its history
+	$(WITH_SECRETS) $(PY) -m tools.release.promote rollback $(ENV)
+
+test-infra: infra-tools node-image apt-cache release  ## deploy-path suite: static checks, roles alone, the node tier end to end, promotion
 	$(VENV)/bin/pytest -q -s -m infra -p no:cacheprovider tests/infra/test_tofu_static.py \
 		tests/infra/test_ansible_static.py tests/infra/test_remote_state.py tests/infra/test_roles.py \
-		tests/infra/test_node_deploy.py
+		tests/infra/test_node_deploy.py tests/infra/test_promotion.py

@@ -116,7 +116,9 @@ class Run:
             products = product_names(s.sim_products)
             self.simulator = Simulator(
                 SimConfig(products, rate=s.sim_rate, seed=s.sim_seed, max_trades=s.max_trades,
-                          start_time=s.sim_start_time, time_step=s.sim_time_step),
+                          start_time=s.sim_start_time, time_step=s.sim_time_step,
+                          # on the wall clock, ids continue across restarts like an exchange's
+                          continue_ids=s.sim_start_time is None),
                 Misbehaviour(
                     drop_after=s.sim_drop_after, duplicate_every=s.sim_duplicate_every,
                     skip_every=s.sim_skip_every, malformed_every=s.sim_malformed_every,

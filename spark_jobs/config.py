@@ -21,6 +21,9 @@ from runtime import topology
 from runtime.kafka_security import java_client_config
 
 OUTPUT_MODES = ("append", "update")
+# The streaming queries' names: the progress table's query_name (runtime.health_gate reads it).
+WINDOWS_QUERY = "trade_windows"
+REJECTED_QUERY = "rejected_records"
 STARTING_OFFSETS = ("earliest", "latest")
 _DURATION = re.compile(
     r"^\d+ (millisecond|second|minute|hour|day)s?$",

@@ -41,7 +41,7 @@ from spark_jobs.clickhouse_sink import (  # noqa: E402
     RejectedBatchWriter,
     WindowsBatchWriter,
 )
-from spark_jobs.config import JobConfig, parse_args  # noqa: E402
+from spark_jobs.config import REJECTED_QUERY, WINDOWS_QUERY, JobConfig, parse_args  # noqa: E402
 from spark_jobs.progress import ProgressListener, ProgressTableWriter  # noqa: E402
 from spark_jobs.session import s3a_settings  # noqa: E402
 from spark_jobs.transformations import dedupe_trades, parse_trades, window_aggregates  # noqa: E402
@@ -112,7 +112,7 @@ def start_queries(spark: SparkSession, config: JobConfig, raw: DataFrame,
         else {"processingTime": config.trigger_interval}
     )
     windows_query = (
-        windows.writeStream.queryName("trade_windows")
+        windows.writeStream.queryName(WINDOWS_QUERY)
         .outputMode(config.output_mode)
         .option("checkpointLocation", config.windows_checkpoint)
         .foreachBatch(WindowsBatchWriter(
@@ -121,7 +121,7 @@ def start_queries(spark: SparkSession, config: JobConfig, raw: DataFrame,
         .start()
     )
     rejected_query = (
-        rejected.writeStream.queryName("rejected_records")
+        rejected.writeStream.queryName(REJECTED_QUERY)
         .outputMode("append")
         .option("checkpointLocation", config.rejected_checkpoint)
         .foreachBatch(RejectedBatchWriter(

@@ -10,9 +10,11 @@
 # Optional: KAFKA_HEAP (default 512m), KAFKA_JVM_OPTS.
 set -euo pipefail
 
-CONFIG=/opt/kafka/run/server.properties
+# The software as the kafka role installs it on every node (KAFKA_HOME, docker/Dockerfile).
+KAFKA_HOME=${KAFKA_HOME:-/opt/cryptostream/kafka}
+CONFIG=/opt/kafka-container/run/server.properties
 DATA_DIR=${KAFKA_CFG_LOG_DIRS:-/var/lib/kafka/data}
-CLASSPATH="/opt/kafka/libs/*"
+CLASSPATH="$KAFKA_HOME/libs/*"
 
 fail() { echo "kafka-entrypoint: $*" >&2; exit 2; }
 
@@ -52,5 +54,5 @@ write_properties
 format_storage_once
 # shellcheck disable=SC2086
 exec java "-Xmx${KAFKA_HEAP:-512m}" -Xms128m -XX:+UseG1GC -Djava.awt.headless=true \
-    -Dlog4j2.configurationFile=/opt/kafka/config/log4j2.properties ${KAFKA_JVM_OPTS:-} \
+    -Dlog4j2.configurationFile=/opt/kafka-container/log4j2.properties ${KAFKA_JVM_OPTS:-} \
     -cp "$CLASSPATH" kafka.Kafka "$CONFIG"

@@ -12,7 +12,7 @@ if [ -e "$MARKER" ]; then
     exit 0
 fi
 java -Xmx64m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto \
-    -Dlog4j2.configurationFile=/opt/kafka/config/log4j2.properties \
-    -cp "/opt/kafka/libs/*" org.apache.kafka.tools.BrokerApiVersionsCommand \
+    -Dlog4j2.configurationFile=/opt/kafka-container/log4j2.properties \
+    -cp "${KAFKA_HOME:-/opt/cryptostream/kafka}/libs/*" org.apache.kafka.tools.BrokerApiVersionsCommand \
     --bootstrap-server "$ADDRESS" >/dev/null 2>&1
 touch "$MARKER"

@@ -85,7 +85,8 @@ def product_names(count: int) -> list[str]:
 
 
 class Market:
-    def __init__(self, products: list[str], seed: int = 0):
+    def __init__(self, products: list[str], seed: int = 0, id_offset: int = 0):
+        """id_offset is added to every product's first trade id (SimConfig.continue_ids)."""
         known = {entry[0]: entry for entry in CATALOGUE}
         unknown = [p for p in products if p not in known]
         if unknown or not products:
@@ -101,7 +102,7 @@ class Market:
                 tick=tick_d,
                 price_places=-tick_d.as_tuple().exponent,
                 size_places=size_places,
-                next_trade_id=self.rng.randrange(10_000_000, 90_000_000),
+                next_trade_id=self.rng.randrange(10_000_000, 90_000_000) + id_offset,
                 sequence=self.rng.randrange(1_000_000_000, 9_000_000_000),
             )
         self.products = list(products)

@@ -28,6 +28,7 @@ from producer.simulator.market import Market, SimTrade
 log = logging.getLogger(__name__)
 
 CHANNELS = ("matches", "ticker", "heartbeat")
+CONTINUED_IDS_PER_SECOND = 1000
 MALFORMED = (
     "{not json",
     '{"type":"match","trade_id":1,"sequence":1,"side":"buy","size":"1.0",'
@@ -49,6 +50,17 @@ class SimConfig:
     # trades are sent, so a short run can span many windows. None: the wall clock.
     start_time: datetime | None = None
     time_step: float = 0.01
+    # Trade ids that keep growing across restarts, as an exchange's do: each product's first id
+    # is offset by CONTINUED_IDS_PER_SECOND x the wall clock (s), so a restarted simulator
+    # (a producer restarted by a deploy) never repeats an earlier run's ids while it makes fewer
+    # than that many trades a second per product. Off: the n-th trade of a seed is always the
+    # same, ids included (tests).
+    continue_ids: bool = False
+
+    def id_offset(self, now: float | None = None) -> int:
+        if not self.continue_ids:
+            return 0
+        return int((time.time() if now is None else now) * CONTINUED_IDS_PER_SECOND)
 
     def event_time(self, index: int) -> datetime | None:
         if self.start_time is None:
@@ -84,7 +96,7 @@ class Simulator:
                  host: str = "127.0.0.1", port: int = 0):
         self.config = config
         self.misbehaviour = misbehaviour or Misbehaviour()
-        self.market = Market(config.products, config.seed)
+        self.market = Market(config.products, config.seed, config.id_offset())
         self.host, self.port = host, port
         self.generated: list[SimTrade] = []
         self.skipped: list[SimTrade] = []

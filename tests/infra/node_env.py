@@ -56,34 +56,55 @@ class NodeEnv:
     timings: dict[str, float] = field(default_factory=dict)
     # Another inventory for the same hosts (e.g. a hand-written one); None = Terraform's.
     inventory_override: Path | None = None
+    # A named environment (ENV of the Makefile) is applied and destroyed as `make infra-apply
+    # ENV=<name>` does it: tools/tofu/env.sh, workspace <name>, <name>.tfvars; the variables
+    # above override the file's (ports, prefix). None: plain `tofu apply` with the variables.
+    name: str | None = None
 
     @property
     def directory(self) -> Path:
         return self.tree / "terraform" / "envs" / "local"
 
     @property
+    def output_dir(self) -> Path:
+        return (self.directory / "generated" / self.name) if self.name else (
+            self.tree / "generated")
+
+    @property
     def inventory(self) -> Path:
-        return self.tree / "generated" / "inventory.yml"
+        return self.output_dir / "inventory.yml"
 
     @property
     def endpoints(self) -> dict:
-        return json.loads((self.tree / "generated" / "endpoints.json").read_text())
+        return json.loads((self.output_dir / "endpoints.json").read_text())
 
     def tofu(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
         env = tofu_env(**{f"TF_VAR_{k}": v for k, v in self.variables.items()})
         return run([str(require_tofu()), *args, "-input=false", "-no-color"], cwd=self.directory,
                    env=env, timeout=timeout)
 
+    def by_name(self, action: str) -> None:
+        """tools/tofu/env.sh <action> <name>, the Makefile's way, with -var overrides."""
+        overrides = [f"-var={key}={value}" for key, value in self.variables.items()]
+        run([str(self.tree / "tools" / "tofu" / "env.sh"), action, self.name, "-no-color",
+             *overrides], cwd=self.tree, env=tofu_env(TOFU=str(require_tofu())), timeout=900)
+
     def apply(self, *extra: str) -> None:
         """tofu apply, then wait until every node answers over SSH (systemd is still booting
         when the container has started)."""
-        self.tofu("apply", "-auto-approve", *extra)
+        if self.name and not extra:
+            self.by_name("apply")
+        else:
+            self.tofu("apply", "-auto-approve", *extra)
         for host in self.endpoints["ssh"]:
             wait_until(lambda host=host: self.ssh(host, "true", timeout=20, check=False)
                        .returncode == 0, 90, interval=1, message=f"SSH to {host}")
 
     def destroy(self) -> None:
-        self.tofu("destroy", "-auto-approve")
+        if self.name:
+            self.by_name("destroy")
+        else:
+            self.tofu("destroy", "-auto-approve")
 
     def ansible_env(self, **extra: str) -> dict[str, str]:
         return {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}",
@@ -164,8 +185,10 @@ def new_secrets(profile: str) -> dict[str, str]:
     return values
 
 
-def create(tmp: Path, profile: str = "plaintext", **variables: str) -> NodeEnv:
-    """Scratch tree + `tofu init`; the caller applies (and must destroy)."""
+def create(tmp: Path, profile: str | None = "plaintext", name: str | None = None,
+           **variables: str) -> NodeEnv:
+    """Scratch tree + `tofu init`; the caller applies (and must destroy). A `name`d environment
+    takes its profile and sizes from terraform/envs/local/<name>.tfvars (profile None)."""
     from runtime import topology
 
     topo = topology.load()
@@ -173,17 +196,26 @@ def create(tmp: Path, profile: str = "plaintext", **variables: str) -> NodeEnv:
     ssh_base, offset = free_ports([topo.clickhouse_http_port, topo.s3_port,
                                    topo.spark_master_ui_port])
     tree = scratch_tree(tmp)
-    env = NodeEnv(prefix, tree, {
+    settings = {
         "name_prefix": prefix,
         "ssh_port_base": str(ssh_base),
         "host_port_offset": str(offset),
-        "output_dir": str(tree / "generated"),
         "ssh_key_dir": str(tree / "ssh"),
-        "kafka_security_profile": profile,
+        **({} if name else {"output_dir": str(tree / "generated")}),
+        **({"kafka_security_profile": profile} if profile else {}),
         **variables,
-    }, new_secrets(profile))
+    }
+    env = NodeEnv(prefix, tree, settings, new_secrets(profile or tfvars_profile(name)),
+                  name=name)
     env.tofu("init", "-lockfile=readonly")
     return env
+
+
+def tfvars_profile(name: str) -> str:
+    """The kafka_security_profile a committed <name>.tfvars sets (plaintext if none)."""
+    text = (ROOT / "terraform" / "envs" / "local" / f"{name}.tfvars").read_text()
+    match = re.search(r'^kafka_security_profile\s*=\s*"([a-z_]+)"', text, re.M)
+    return match.group(1) if match else "plaintext"
 
 
 def docker_names(kind: str, prefix: str) -> list[str]:

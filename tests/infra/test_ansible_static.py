@@ -91,3 +91,37 @@ def test_no_role_assumes_docker():
     for path in (ANSIBLE_DIR / "roles").rglob("*.yml"):
         text = path.read_text()
         assert "community.docker" not in text and "docker exec" not in text, path
+
+
+def role_tasks() -> list[tuple[Path, dict]]:
+    """Every task of every role (blocks flattened), with the file it is in."""
+    found = []
+
+    def walk(path: Path, tasks) -> None:
+        for task in tasks or []:
+            if isinstance(task, dict):
+                found.append((path, task))
+                for key in ("block", "rescue", "always"):
+                    walk(path, task.get(key))
+
+    for path in sorted((ANSIBLE_DIR / "roles").glob("*/tasks/*.yml")):
+        walk(path, yaml.safe_load(path.read_text()))
+    return found
+
+
+def test_read_only_probes_run_in_check_mode():
+    """`deploy.yml --check` must see what the health checks see: an HTTP probe or a command that
+    changes nothing (changed_when: false) whose result a fail or assert task judges has to run
+    in --check (check_mode: false); skipped, it leaves the judge a result without a status."""
+    tasks = role_tasks()
+    judges = [yaml.safe_dump(task) for _, task in tasks
+              if {"ansible.builtin.fail", "ansible.builtin.assert"} & set(task)]
+    for path, task in tasks:
+        modules = [key.rsplit(".", 1)[-1] for key in task if key.startswith("ansible.builtin.")]
+        probe = (modules == ["uri"] or (modules in (["command"], ["shell"])
+                                       and task.get("changed_when") is False))
+        judged = "register" in task and any(task["register"] in judge for judge in judges)
+        if probe and judged and "verify" not in path.name:
+            assert task.get("check_mode") is False, (
+                f"{path.relative_to(ROOT)}: '{task.get('name')}' is a read-only probe without "
+                "check_mode: false")

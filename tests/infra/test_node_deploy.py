@@ -5,122 +5,33 @@
     the producer runs: no trade lost  ->  a broker node replaced  ->  the app upgraded
     ->  windows equal a recomputation from the raw trades  ->  tofu destroy leaves nothing
 
-once with the plaintext profile (the whole sequence) and once with sasl_ssl (deploy, windows,
-recomputation, a client without credentials refused, destroy).
+with the plaintext profile. The sasl_ssl profile is deployed by the promotion test
+(test_promotion.py: its prod environment).
 """
 
 from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from contextlib import contextmanager
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from clickhouse.client import connect
-from runtime import topology
-from stack.paths import ROOT
 from tests.infra import node_env
-from tests.infra.node_env import NodeEnv, docker_names
-from tests.integration import recompute
-from tests.support import wait_until
+from tests.infra.node_env import docker_names
+from tests.infra.pipeline_checks import (
+    assert_windows_match,
+    kafka_trades,
+    newest_window,
+    service_restarts,
+    stage_release,
+    trade_ids_by_product,
+    wait_for_new_window,
+)
 
 pytestmark = [pytest.mark.infra, pytest.mark.timeout(3600)]
-
-WINDOW = timedelta(seconds=30)
-WATERMARK = timedelta(seconds=10)
-FIRST_WINDOWS_S = 600
-CATCH_UP_S = 420
-
-READ_TOPIC = """
-import json, os, sys, time
-from confluent_kafka import Consumer, TopicPartition
-from runtime.kafka_security import librdkafka_config
-topic = os.environ["KAFKA_TOPIC"]
-consumer = Consumer({"bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"],
-                     "group.id": "verify-%d" % os.getpid(), "enable.auto.commit": False,
-                     "auto.offset.reset": "earliest", **librdkafka_config(os.environ)})
-partitions = list(consumer.list_topics(topic, timeout=30).topics[topic].partitions)
-ends = {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=30)[1]
-        for p in partitions}
-consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
-seen = {p: 0 for p in partitions}
-deadline = time.monotonic() + 240
-while any(seen[p] < ends[p] for p in partitions) and time.monotonic() < deadline:
-    message = consumer.poll(1.0)
-    if message is None or message.error():
-        continue
-    seen[message.partition()] = message.offset() + 1
-    sys.stdout.write(message.value().decode() + "\\n")
-consumer.close()
-if any(seen[p] < ends[p] for p in partitions):
-    sys.exit("read %s of %s" % (seen, ends))
-"""
-
-
-def kafka_trades(env: NodeEnv) -> list[bytes]:
-    return [line.encode() for line in env.app_python(READ_TOPIC).splitlines() if line]
-
-
-def clickhouse(env: NodeEnv):
-    return connect(env.endpoints["clickhouse_url"], topology.load().clickhouse_user,
-                   env.secrets["CLICKHOUSE_PASSWORD"])
-
-
-def final_windows(env: NodeEnv) -> dict:
-    topo = topology.load()
-    rows = clickhouse(env).query(
-        "SELECT exchange, product_id, window_start, trade_count, volume, notional, vwap, "
-        "average_price, open, high, low, close, buy_volume, sell_volume "
-        f"FROM {topo.clickhouse_database}.{topo.windows_table}_final").result_rows
-    return {(r[0], r[1], r[2].replace(tzinfo=recompute.UTC)): r[3:] for r in rows}
-
-
-def closed_windows(trades: list[bytes]) -> dict:
-    closed_before = recompute.latest_event_time(trades) - WATERMARK
-    return {key: window for key, window in recompute.windows(trades, WINDOW).items()
-            if key[2] + WINDOW <= closed_before}
-
-
-def assert_windows_match(env: NodeEnv) -> int:
-    """Stop the producer, then every closed window of the trades in Kafka must be in ClickHouse
-    with exactly the recomputed figures. Returns the number of windows compared."""
-    env.ssh(env.host("app"), "systemctl stop cryptostream-producer")
-    expected = closed_windows(kafka_trades(env))
-    assert expected, "no closed window among the trades in Kafka"
-    actual = wait_until(lambda: (lambda found: found if set(expected) <= set(found) else None)(
-        final_windows(env)), CATCH_UP_S, interval=5, message="every closed window in ClickHouse")
-    recompute.assert_matches({key: actual[key] for key in expected}, expected)
-    return len(expected)
-
-
-def newest_window(env: NodeEnv) -> int:
-    topo = topology.load()
-    return int(clickhouse(env).command(
-        f"SELECT toUnixTimestamp(max(window_start)) FROM {topo.clickhouse_database}."
-        f"{topo.windows_table}_final") or 0)
-
-
-def wait_for_new_window(env: NodeEnv, after: int, deadline_s: float = FIRST_WINDOWS_S) -> None:
-    wait_until(lambda: newest_window(env) > after, deadline_s, interval=5,
-               message=f"a window newer than {after} in ClickHouse")
-
-
-def trade_ids_by_product(trades: list[bytes]) -> dict[str, list[int]]:
-    ids: dict[str, list[int]] = {}
-    for value in trades:
-        trade = json.loads(value)
-        ids.setdefault(trade["product_id"], []).append(int(trade["trade_id"]))
-    return ids
-
-
-def service_restarts(env: NodeEnv, service: str) -> int:
-    out = env.ssh(env.host("app"), f"systemctl show -p NRestarts --value {service}").stdout
-    return int(out.strip() or 0)
 
 
 @contextmanager
@@ -226,7 +137,7 @@ def test_app_upgrade_resumes_from_the_checkpoint(plaintext, tmp_path):
 
 
 def test_windows_equal_a_recomputation_from_the_raw_trades(plaintext):
-    plaintext.timings["windows_compared"] = assert_windows_match(plaintext)
+    plaintext.timings["windows_compared"] = assert_windows_match(plaintext, plaintext.timings)
 
 
 def test_destroy_leaves_nothing(plaintext):
@@ -237,67 +148,3 @@ def test_destroy_leaves_nothing(plaintext):
     for kind in ("container", "volume", "network"):
         assert docker_names(kind, plaintext.prefix) == [], kind
     assert not key_dir.exists(), f"{key_dir} left behind"
-
-
-def stage_release(tmp_path: Path, version: str) -> Path:
-    """A second release (same code, another version), staged next to the current one."""
-    releases = tmp_path / "releases"
-    result = subprocess.run([sys.executable, str(ROOT / "tools" / "release" / "stage.py"),
-                             "--version", version, "--output", str(releases), "--no-current"],
-                            capture_output=True, text=True, timeout=1200)
-    assert result.returncode == 0, result.stderr[-4000:]
-    return Path(result.stdout.strip())
-
-
-# --- the sasl_ssl profile: SCRAM-SHA-512 over TLS ----------------------------------------------
-
-CLIENT_WITHOUT_CREDENTIALS = """
-import os, sys
-from confluent_kafka.admin import AdminClient
-from confluent_kafka import KafkaException
-settings = {"bootstrap.servers": os.environ["KAFKA_BOOTSTRAP_SERVERS"], **%s}
-try:
-    AdminClient(settings).list_topics(timeout=8)
-except KafkaException as error:
-    print("refused:", error)
-else:
-    print("accepted")
-"""
-
-
-@pytest.fixture(scope="module")
-def sasl(docker_engine, tmp_path_factory):
-    with environment(tmp_path_factory.mktemp("nodes-sasl"), "sasl_ssl") as env:
-        yield env
-
-
-def test_sasl_ssl_deploy_brings_windows(sasl):
-    started = time.monotonic()
-    sasl.playbook("deploy.yml")
-    sasl.timings["deploy_s"] = time.monotonic() - started
-    wait_for_new_window(sasl, 0)
-    sasl.timings["first_windows_s"] = time.monotonic() - started
-    env = sasl.ssh(sasl.host("app"), "grep -c KAFKA_SASL_PASSWORD /etc/cryptostream/producer.env; "
-                   "stat -c %a /etc/cryptostream/producer.env").stdout.split()
-    assert env == ["1", "600"], env
-    assert sasl.playbook("deploy.yml").total_changed == 0
-
-
-def test_sasl_ssl_refuses_clients_without_the_right_credentials(sasl):
-    plain = sasl.app_python(CLIENT_WITHOUT_CREDENTIALS % "{}")
-    assert plain.startswith("refused"), plain
-    wrong = sasl.app_python(CLIENT_WITHOUT_CREDENTIALS % (
-        '{"security.protocol": "SASL_SSL", "sasl.mechanisms": "SCRAM-SHA-512", '
-        '"sasl.username": os.environ["KAFKA_SASL_USERNAME"], "sasl.password": "wrong", '
-        '"ssl.ca.location": os.environ["KAFKA_SSL_CA_FILE"]}'))
-    assert wrong.startswith("refused"), wrong
-
-
-def test_sasl_ssl_windows_equal_a_recomputation(sasl):
-    sasl.timings["windows_compared"] = assert_windows_match(sasl)
-
-
-def test_sasl_ssl_destroy_leaves_nothing(sasl):
-    sasl.destroy()
-    for kind in ("container", "volume", "network"):
-        assert docker_names(kind, sasl.prefix) == [], kind

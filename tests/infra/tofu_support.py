@@ -18,8 +18,9 @@ PINS_FILE = ROOT / "tools" / "tofu" / "pins.env"
 TERRAFORM_DIR = ROOT / "terraform"
 MODULES = sorted(p.name for p in (TERRAFORM_DIR / "modules").iterdir() if p.is_dir())
 ENVS = sorted(p.name for p in (TERRAFORM_DIR / "envs").iterdir() if p.is_dir())
-# What terraform/envs/* read outside terraform/ (yamldecode/file), copied next to the scratch tree.
-SHARED_INPUTS = ("runtime/topology.yaml", "docker/images.env")
+# What terraform/envs/* read outside terraform/ (yamldecode/file), and the script that applies an
+# environment by name, copied next to the scratch tree.
+SHARED_INPUTS = ("runtime/topology.yaml", "docker/images.env", "tools/tofu/env.sh")
 
 
 def pinned_version() -> str:

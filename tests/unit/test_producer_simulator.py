@@ -300,3 +300,19 @@ def test_a_simulated_clock_spaces_event_times_by_the_step_whatever_the_send_rate
     assert times[0] == start
     assert times[-1] == start + timedelta(seconds=399 * 0.25)
     assert all(b - a == timedelta(seconds=0.25) for a, b in zip(times, times[1:], strict=False))
+
+
+def test_continued_ids_never_repeat_across_a_restart():
+    """A producer restarted by a deploy starts a new simulator: on the wall clock its ids must
+    continue past the earlier run's (as an exchange's do), or the job would count a repeated id
+    as a new trade once the first is older than the watermark."""
+    config = SimConfig(PRODUCTS, rate=50, seed=3, continue_ids=True)
+    first = Market(PRODUCTS, 3, config.id_offset(now=1_000.0)).take(5_000)
+    restarted = Market(PRODUCTS, 3, config.id_offset(now=1_010.0)).take(50)
+    last_of_first = {}
+    for trade in first:
+        last_of_first[trade.product_id] = trade.trade_id
+    for trade in restarted:
+        assert trade.trade_id > last_of_first[trade.product_id], trade.product_id
+    fixed = SimConfig(PRODUCTS, seed=3)
+    assert fixed.id_offset(now=1_000.0) == fixed.id_offset(now=2_000.0) == 0

@@ -107,7 +107,9 @@ module "inventory" {
   known_hosts_file     = module.ssh_key.known_hosts_file
   vars = merge(
     {
-      cryptostream_env       = local.name_prefix
+      cryptostream_env = var.environment
+      # Which provider builds made the hosts: recorded in each deployment's manifest.
+      provider_lock_sha256   = filesha256("${path.module}/.terraform.lock.hcl")
       kafka_security_profile = var.kafka_security_profile
       common_apt_proxy       = var.apt_proxy
       # The roles reach each other by node_address; host names do not resolve here, so every

@@ -4,6 +4,13 @@
 # key and writes the inventory; ansible/deploy.yml makes services out of the hosts, over SSH.
 
 locals {
+  # The environment's name: var.environment, else the workspace's ("local" for the default one).
+  # One state per workspace, so several local environments live side by side on one Docker
+  # engine: `make infra-apply ENV=local-staging` selects workspace local-staging and reads
+  # local-staging.tfvars (Makefile).
+  environment = coalesce(var.environment, terraform.workspace == "default" ? "local" : terraform.workspace)
+  name_prefix = coalesce(var.name_prefix, "cryptostream-${local.environment}")
+
   repo_root  = abspath("${path.module}/../../..")
   topology   = yamldecode(file("${local.repo_root}/runtime/topology.yaml"))
   images_env = file("${local.repo_root}/docker/images.env")
@@ -14,11 +21,11 @@ locals {
   node_image   = coalesce(var.node_image, "${local.image_prefix}/node:${local.image_tag}")
 
   offset      = var.host_port_offset
-  ssh_key_dir = coalesce(var.ssh_key_dir, pathexpand("~/.cache/cryptostream/ssh/${var.name_prefix}"))
-  output_dir  = coalesce(var.output_dir, "${path.module}/generated")
+  ssh_key_dir = coalesce(var.ssh_key_dir, pathexpand("~/.cache/cryptostream/ssh/${local.name_prefix}"))
+  output_dir  = coalesce(var.output_dir, "${path.module}/generated/${local.environment}")
 
   labels = {
-    "com.cryptostream.stack"      = var.name_prefix
+    "com.cryptostream.stack"      = local.name_prefix
     "com.cryptostream.managed-by" = "opentofu"
   }
 
@@ -51,19 +58,19 @@ locals {
 
 module "network" {
   source = "../../modules/network"
-  name   = var.name_prefix
+  name   = local.name_prefix
   labels = local.labels
 }
 
 module "ssh_key" {
   source    = "../../modules/ssh_key"
   directory = local.ssh_key_dir
-  comment   = "ansible@${var.name_prefix}"
+  comment   = "ansible@${local.name_prefix}"
 }
 
 module "nodes" {
   source           = "../../modules/docker_nodes"
-  name_prefix      = var.name_prefix
+  name_prefix      = local.name_prefix
   network_name     = module.network.name
   image            = local.node_image
   groups           = local.groups
@@ -89,7 +96,9 @@ module "inventory" {
   ssh_private_key_file = module.ssh_key.private_key_file
   known_hosts_file     = module.ssh_key.known_hosts_file
   vars = {
-    cryptostream_env       = var.name_prefix
+    cryptostream_env = local.environment
+    # Which provider builds made the hosts: recorded in each deployment's manifest.
+    provider_lock_sha256   = filesha256("${path.module}/.terraform.lock.hcl")
     kafka_security_profile = var.kafka_security_profile
     # The Kafka CA and certificates (sasl_ssl) next to the SSH key: destroyed with it.
     kafka_pki_dir    = "${local.ssh_key_dir}/pki"

@@ -2,7 +2,8 @@ locals {
   first = { for group in keys(local.groups) : group => try([for name, node in module.nodes.nodes : node if node.group == group][0], null) }
 
   endpoints = {
-    stack           = var.name_prefix
+    stack           = local.name_prefix
+    environment     = local.environment
     clickhouse_url  = "http://127.0.0.1:${local.first.clickhouse.ports[tostring(local.topology.clickhouse.http_port)]}"
     s3_endpoint     = "http://127.0.0.1:${local.first.object_storage.ports[tostring(local.topology.object_storage.port)]}"
     spark_master_ui = "http://127.0.0.1:${local.first.spark_master.ports[tostring(local.topology.spark.master_ui_port)]}"

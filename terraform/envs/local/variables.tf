@@ -1,7 +1,18 @@
-variable "name_prefix" {
-  description = "Prefix of every container, volume and network name; also the stack label's value and the environment's name in the inventory."
+variable "environment" {
+  description = "The environment's name, recorded in the inventory (cryptostream_env) and in every deployment's manifest; null = the workspace's name (\"local\" for the default workspace)."
   type        = string
-  default     = "cryptostream-local"
+  default     = null
+
+  validation {
+    condition     = var.environment == null || can(regex("^[a-z][a-z0-9-]{0,30}$", var.environment))
+    error_message = "environment must be lower-case letters, digits and dashes, starting with a letter."
+  }
+}
+
+variable "name_prefix" {
+  description = "Prefix of every container, volume and network name, and the stack label's value; null = cryptostream-<environment>."
+  type        = string
+  default     = null
 }
 
 variable "docker_host" {
@@ -81,7 +92,7 @@ variable "ssh_key_dir" {
 }
 
 variable "output_dir" {
-  description = "Where the Ansible inventory and the endpoints file are written; null = ./generated next to this file."
+  description = "Where the Ansible inventory and the endpoints file are written; null = ./generated/<environment> next to this file."
   type        = string
   default     = null
 }

@@ -120,3 +120,30 @@ run "an_unknown_profile_is_refused" {
   }
   expect_failures = [var.kafka_security_profile]
 }
+
+run "the_environment_is_named_in_the_inventory" {
+  assert {
+    condition     = module.inventory.inventory.all.vars.cryptostream_env == "local" && output.endpoints.environment == "local"
+    error_message = "the default workspace's environment is \"local\""
+  }
+  assert {
+    condition     = can(regex("^[0-9a-f]{64}$", module.inventory.inventory.all.vars.provider_lock_sha256))
+    error_message = "the inventory must carry the provider lock file's sha256 for the deployment manifest"
+  }
+}
+
+run "a_named_environment_gets_its_own_prefix_and_output" {
+  variables {
+    environment = "local-staging"
+    name_prefix = null
+    output_dir  = null
+  }
+  assert {
+    condition     = module.inventory.inventory.all.vars.cryptostream_env == "local-staging" && output.endpoints.stack == "cryptostream-local-staging"
+    error_message = "environment names the inventory and the resources"
+  }
+  assert {
+    condition     = endswith(output.inventory_file, "generated/local-staging/inventory.yml")
+    error_message = "each environment writes its own inventory"
+  }
+}
