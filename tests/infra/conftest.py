@@ -55,6 +55,15 @@ def docker_engine() -> None:
 
 
 @pytest.fixture(scope="session")
+def second_release(tmp_path_factory) -> Path:
+    """A second staged release (the same code under SECOND_VERSION), staged once for the
+    upgrade and promotion tests; its folder's parent holds only it."""
+    from tests.infra.pipeline_checks import SECOND_VERSION, stage_release
+
+    return stage_release(tmp_path_factory.mktemp("second-release"), SECOND_VERSION)
+
+
+@pytest.fixture(scope="session")
 def compose_command(docker_engine) -> list[str]:
     """`docker compose` (v2 plugin) when present, else the v1 `docker-compose`;
     CRYPTOSTREAM_COMPOSE (e.g. "docker-compose") picks one."""

@@ -135,6 +135,9 @@ def service_restarts(env: NodeEnv, service: str) -> int:
     return int(out.strip() or 0)
 
 
+SECOND_VERSION = "0.1.0+secondrelease"
+
+
 def stage_release(tmp_path: Path, version: str) -> Path:
     """A second release (same code, another version), staged next to the current one."""
     releases = tmp_path / "releases"

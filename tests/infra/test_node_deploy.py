@@ -22,11 +22,11 @@ import pytest
 from tests.infra import node_env
 from tests.infra.node_env import docker_names
 from tests.infra.pipeline_checks import (
+    SECOND_VERSION,
     assert_windows_match,
     kafka_trades,
     newest_window,
     service_restarts,
-    stage_release,
     trade_ids_by_product,
     wait_for_new_window,
 )
@@ -122,9 +122,9 @@ def test_a_replaced_broker_node_rejoins(plaintext):
     assert health.total_changed == 0
 
 
-def test_app_upgrade_resumes_from_the_checkpoint(plaintext, tmp_path):
+def test_app_upgrade_resumes_from_the_checkpoint(plaintext, second_release):
     before = newest_window(plaintext)
-    upgrade = stage_release(tmp_path, "0.1.0+upgradetest")
+    upgrade = second_release
     started = time.monotonic()
     recap = plaintext.playbook("upgrade.yml", env=plaintext.ansible_env(
         CRYPTOSTREAM_RELEASE_DIR=str(upgrade)))
@@ -132,7 +132,7 @@ def test_app_upgrade_resumes_from_the_checkpoint(plaintext, tmp_path):
     assert recap.changed[plaintext.host("app")] > 0
     running = plaintext.ssh(plaintext.host("app"), "readlink -f /opt/cryptostream/current; "
                             "systemctl show -p Description --value cryptostream-stream_job")
-    assert "0.1.0+upgradetest" in running.stdout
+    assert SECOND_VERSION in running.stdout
     wait_for_new_window(plaintext, before)
 
 

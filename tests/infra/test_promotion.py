@@ -35,11 +35,11 @@ from stack.paths import ROOT
 from tests.infra import node_env
 from tests.infra.node_env import NodeEnv, docker_names
 from tests.infra.pipeline_checks import (
+    SECOND_VERSION,
     assert_windows_match,
     clickhouse,
     newest_window,
     refuses_clients_without_the_right_credentials,
-    stage_release,
     wait_for_new_window,
 )
 from tests.support import wait_until
@@ -70,7 +70,7 @@ assert producer.flush(30) == 0
 class Pair:
     staging: NodeEnv
     prod: NodeEnv
-    releases: Path  # where this test stages release B (tmp/releases, made by stage_release)
+    releases: Path  # where release B is staged (the second_release fixture's folder)
     timings: dict
 
     def make(self, target: str, *variables: str, expect_success: bool = True
@@ -123,7 +123,7 @@ def schema_head(env: NodeEnv) -> int:
 
 
 @pytest.fixture(scope="module")
-def pair(docker_engine, tmp_path_factory):
+def pair(docker_engine, tmp_path_factory, second_release):
     node_env.require_node_image()
     node_env.require_release()
     tmp = tmp_path_factory.mktemp("promotion")
@@ -138,7 +138,7 @@ def pair(docker_engine, tmp_path_factory):
             env.apply()
             write_vault_vars(env)
         timings["apply_both_s"] = time.monotonic() - started
-        yield Pair(envs[0], envs[1], tmp / "releases", timings)
+        yield Pair(envs[0], envs[1], second_release.parent, timings)
     finally:
         for env in envs:
             if docker_names("container", env.prefix):
@@ -218,7 +218,7 @@ def test_promotion_deploys_exactly_the_source_release(pair):
 
 
 def test_a_new_release_moves_from_staging_to_prod(pair):
-    release_b = stage_release(pair.releases.parent, "0.1.0+promotiontest")
+    release_b = pair.releases / SECOND_VERSION
     started = time.monotonic()
     pair.staging.playbook("upgrade.yml", env=pair.staging.ansible_env(
         CRYPTOSTREAM_RELEASE_DIR=str(release_b)))
@@ -228,10 +228,10 @@ def test_a_new_release_moves_from_staging_to_prod(pair):
     pair.timings["upgrade_and_promote_s"] = time.monotonic() - started
     assert record(pair.prod)["release"] == staged(release_b)
     assert [entry["release"]["version"] for entry in history(pair.prod)] == [
-        staged(node_env.require_release())["version"], "0.1.0+promotiontest"]
+        staged(node_env.require_release())["version"], SECOND_VERSION]
     wait_for_new_window(pair.prod, before)
     again = pair.make("promote", "FROM=local-staging", "TO=local-prod")
-    assert "already runs 0.1.0+promotiontest" in again.stderr
+    assert f"already runs {SECOND_VERSION}" in again.stderr
 
 
 def test_a_schema_ahead_refuses_then_rollback_returns_to_the_previous_release(pair):
@@ -245,7 +245,7 @@ def test_a_schema_ahead_refuses_then_rollback_returns_to_the_previous_release(pa
     assert f"local-prod's schema is ahead: migration {head + 1} is applied" in promote.stderr
     rollback = pair.make("rollback", "ENV=local-prod", expect_success=False)
     assert "schema is ahead" in rollback.stderr
-    assert record(pair.prod)["release"]["version"] == "0.1.0+promotiontest"
+    assert record(pair.prod)["release"]["version"] == SECOND_VERSION
 
     admin.command(f"ALTER TABLE {topo.clickhouse_database}.schema_migrations DELETE WHERE "
                   f"version = {head + 1} SETTINGS mutations_sync = 2")
