@@ -6,7 +6,8 @@
     -> make promote from an unknown env / an env without release: refused, nothing changes
     -> staging deployed with release A: its record names A, windows arrive
     -> a failing health gate on staging (rejected records over the limit) refuses promotion
-    -> make promote FROM=local-staging TO=local-prod: prod runs exactly A (sasl_ssl), healthy
+    -> make promote FROM=local-staging TO=local-prod: prod runs exactly A (sasl_ssl), healthy,
+       refuses Kafka clients without the right credentials; a second deploy changes nothing
     -> release B upgraded on staging, promoted: prod runs B, its history holds A then B
     -> prod's schema ahead (a newer migration applied): promote and rollback refused
     -> make rollback ENV=local-prod: prod runs A again, healthy
@@ -215,6 +216,10 @@ def test_promotion_deploys_exactly_the_source_release(pair):
                              "/etc/cryptostream/producer.env").stdout.strip()
     assert env_file == "1", "prod keeps its own Kafka security profile"
     refuses_clients_without_the_right_credentials(pair.prod)
+    started = time.monotonic()
+    again = pair.prod.playbook("deploy.yml")  # sasl_ssl (certificates, SCRAM users) idempotent
+    pair.timings["prod_redeploy_s"] = time.monotonic() - started
+    assert again.total_changed == 0, again.output[-8000:]
 
 
 def test_a_new_release_moves_from_staging_to_prod(pair):

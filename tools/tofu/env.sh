@@ -33,7 +33,14 @@ else
   workspace=$env
   [[ $env == local ]] && workspace=default
   "${tofu[@]}" -chdir="$root" init -input=false -lockfile=readonly >/dev/null
-  "${tofu[@]}" -chdir="$root" workspace select -or-create "$workspace" >/dev/null
+  # The workspace is chosen for this command only (TF_WORKSPACE), so a plain `tofu` in
+  # envs/local afterwards still acts on the default one.
+  if [[ $workspace != default ]] &&
+    ! "${tofu[@]}" -chdir="$root" workspace list | tr -d ' *' | grep -qx -- "$workspace"; then
+    "${tofu[@]}" -chdir="$root" workspace new "$workspace" >/dev/null
+    "${tofu[@]}" -chdir="$root" workspace select default >/dev/null
+  fi
+  export TF_WORKSPACE=$workspace
   var_args=()
   [[ -f $root/$env.tfvars ]] && var_args=(-var-file="$env.tfvars")
 fi
