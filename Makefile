@@ -156,7 +156,6 @@ test-docker: venv images compose-plugin  ## docker-compose suite: the whole pipe
 TOFU_HOME := $(CRYPTOSTREAM_CACHE)/tofu
 TOFU_VERSION := $(shell sed -n 's/^TOFU_VERSION=//p' tools/tofu/pins.env)
 TOFU_BIN := $(TOFU_HOME)/bin/tofu-$(TOFU_VERSION)
-TOFU = TF_CLI_CONFIG_FILE=$(TOFU_HOME)/tofurc $(TOFU_BIN)
 TOFU_ENV = TF_CLI_CONFIG_FILE=$(TOFU_HOME)/tofurc TOFU=$(TOFU_BIN) tools/tofu/env.sh
 # The environment the infra-* targets act on, by name: `local` (9 nodes), `local-staging` and
 # `local-prod` (small local ones for promotion), or a cloud one with
