@@ -83,8 +83,8 @@ bench-producer: setup  ## producer replay of 1M trades vs a bare confluent-kafka
 	$(PY) -m stack start kafka
 	$(PY) -m producer.bench
 
-# sizes: BENCH_TRADES, BENCH_LATENCY_SECONDS, BENCH_LATENCY_RATE, ... (python -m spark_jobs.bench -h)
-bench-pipeline: up  ## the job on 1M Kafka trades vs ClickHouse SQL, and window latency at a steady feed
+# sizes and phases: BENCH_PHASES, BENCH_TRADES, BENCH_LATENCY_SECONDS, BENCH_SUSTAINED_RATES, ... (python -m spark_jobs.bench -h)
+bench-pipeline: up  ## the job on 1M Kafka trades vs ClickHouse SQL; window latency vs its floor; sustained load
 	$(PY) -m stack run -- $(PY) -m spark_jobs.bench --log-dir .state/logs $(BENCH_ARGS)
 
 # --- tests ----------------------------------------------------------------------------------

@@ -1,16 +1,22 @@
-"""`make bench-pipeline`: the streaming job's throughput and latency, against ClickHouse SQL.
+"""`make bench-pipeline`: the streaming job's throughput, latency and sustained load, against
+baselines measured in the same run. Phases (--phases, default all three):
 
-1. Throughput. The producer replays producer.bench's cached recording (>= 1M trades) into a
+1. throughput. The producer replays producer.bench's cached recording (>= 1M trades) into a
    fresh topic; the job runs on the standalone cluster with --available-now --output-mode update
-   into a fresh database. Measured: wall time from submit to exit (JVM start-up included) and
-   the job's own processing time from pipeline_progress (first batch start to last batch end).
-2. Reference, in the same run. The same Kafka records are copied into ClickHouse (not timed),
-   then ClickHouse computes the same windows in SQL, once from the raw JSON (parse + dedupe +
-   windows: the job's work) and once from typed columns. Both must agree with the job on every
-   window's trade count, volumes, notional and OHLC; a mismatch is printed loudly (exit 1).
-3. Latency. The producer's simulator feeds a fresh topic at a steady rate with wall-clock
-   event times while the job runs in append mode; the `_final` view is polled every 0.5 s and
-   each window's first-seen time is compared with its window_end.
+   into a fresh database. Measured: the job's processing time from pipeline_progress (first
+   batch start to last batch end), and apart from it start-up (submit to first batch) and
+   shutdown (last batch end to exit). Reference, in the same run: the same Kafka records copied
+   into ClickHouse (not timed), which then computes the same windows in SQL, once from the raw
+   JSON (parse + dedupe + windows: the job's work) and once from typed columns. Both must agree
+   with the job on every window's trade count, volumes, notional and OHLC; a mismatch is
+   printed loudly (exit 1).
+2. latency. The producer's simulator feeds a fresh topic at a steady rate with wall-clock event
+   times while the job runs in append mode; the `_final` view is polled every 0.5 s and each
+   window's first sighting is compared with its window_end, and with the floor the configured
+   watermark and trigger allow (bench_common.Floor).
+3. sustained. A paced feeder writes trades at fixed rates, a step of minutes each, while one job
+   runs; per step: latency percentiles, Kafka lag, state memory and the JVMs' RSS over time,
+   and the highest rate the job sustains (spark_jobs.bench_sustained).
 
 Topics, databases and the S3 checkpoint prefix the run creates are removed at the end.
 Credentials come from the environment: `make bench-pipeline` runs it under `python -m stack run`.
@@ -21,34 +27,39 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
-import statistics
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
 
-from clickhouse.client import connect
 from clickhouse.migrate import default_names, migrate
 from producer.bench import ensure_recording, run_producer
 from runtime import topology
 from runtime.kafka_topics import create_topics, delete_topics, read_topic
 from runtime.object_storage import s3_client
-from spark_jobs.config import parse_args as job_defaults
+from spark_jobs import bench_sustained
+from spark_jobs.bench_common import (
+    Context,
+    first_data_batch,
+    job_floor,
+    latency_stats,
+    poll_first_seen,
+    start_job,
+    start_module,
+    stop,
+    wait_for,
+    window_ends_between,
+)
 
-POLL_SECONDS = 0.5
+PHASES = ("throughput", "latency", "sustained")
 LATENCY_HORIZON = 30.0  # a window not readable this long after its end counts as missing
 REFERENCE_RUNS = 3
 INSERT_CHUNK = 200_000
 COMPARED = ("trade_count", "volume", "notional", "open", "high", "low", "close",
             "buy_volume", "sell_volume")
-UNIT_SECONDS = {"millisecond": 0.001, "second": 1, "minute": 60, "hour": 3600, "day": 86400}
 
 # The job's parse of one Kafka value (spark_jobs.transformations: same decimal types).
 PARSED_TRADES = """
@@ -63,12 +74,6 @@ FROM {table}"""
 
 
 # --- pure logic -------------------------------------------------------------------------------
-
-
-def duration_seconds(text: str) -> float:
-    """A Spark interval as the job's config spells it ('10 seconds') -> seconds."""
-    amount, unit = text.split()
-    return float(amount) * UNIT_SECONDS[unit.rstrip("s")]
 
 
 def window_sql(source: str, window_seconds: int) -> str:
@@ -125,81 +130,7 @@ def compare_windows(job: Mapping[tuple, tuple], reference: Mapping[tuple, tuple]
     return problems
 
 
-def window_ends_between(start: float, stop: float, length: float) -> list[float]:
-    """Epoch seconds of the window ends (multiples of `length`) in [start, stop]."""
-    first = -(-start // length) * length
-    count = int((stop - first) // length) + 1 if stop >= first else 0
-    return [first + i * length for i in range(count)]
-
-
-@dataclass(frozen=True)
-class LatencyStats:
-    windows: int
-    missing: int
-    minimum: float | None
-    median: float | None
-    maximum: float | None
-
-
-def latency_stats(first_seen: Mapping[tuple, float], expected: Iterable[tuple]) -> LatencyStats:
-    """Delay from window end to first sighting, over the expected (exchange, product, end) keys.
-
-    first_seen maps (exchange, product_id, window_end epoch seconds) -> wall-clock epoch seconds.
-    """
-    expected = list(expected)
-    delays = sorted(first_seen[key] - key[2] for key in expected if key in first_seen)
-    if not delays:
-        return LatencyStats(len(expected), len(expected), None, None, None)
-    return LatencyStats(len(expected), len(expected) - len(delays), delays[0],
-                        statistics.median(delays), delays[-1])
-
-
 # --- I/O helpers ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Context:
-    topo: topology.Topology
-    run_id: str
-    log_dir: Path
-
-    def client(self):
-        return connect(self.topo.clickhouse_url, self.topo.clickhouse_user,
-                       os.environ.get("CLICKHOUSE_PASSWORD", ""))
-
-    def checkpoint(self, name: str) -> str:
-        return f"s3a://{self.topo.checkpoint_bucket}/{self.checkpoint_prefix}{name}"
-
-    @property
-    def checkpoint_prefix(self) -> str:
-        return f"bench/{self.run_id}/"
-
-    def log(self, name: str) -> Path:
-        return self.log_dir / f"bench-{name}.log"
-
-
-def start_module(ctx: Context, log_name: str, module: str, *args: str) -> subprocess.Popen:
-    with ctx.log(log_name).open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", module, *args], stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
-
-
-def start_job(ctx: Context, log_name: str, topic: str, database: str, *extra: str):
-    return start_module(ctx, log_name, "spark_jobs.submit", "--topic", topic,
-                        "--clickhouse-database", database,
-                        "--checkpoint-location", ctx.checkpoint(log_name), *extra)
-
-
-def stop(process: subprocess.Popen, timeout: float = 120) -> int:
-    """SIGTERM to the Python process only (the job then stops its own JVM cleanly); its
-    whole process group is killed if it has not exited within `timeout`."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-    try:
-        return process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        return process.wait(30)
 
 
 def windows_of(client, sql: str) -> dict[tuple, tuple]:
@@ -229,20 +160,24 @@ def measure_throughput(ctx: Context, client, args, database: str, topic: str) ->
     extra = ["--available-now", "--output-mode", "update"]
     if args.max_offsets_per_trigger:
         extra += ["--max-offsets-per-trigger", str(args.max_offsets_per_trigger)]
-    started = time.perf_counter()
+    submitted = time.time()
     job = start_job(ctx, "throughput", topic, database, *extra)
     code = job.wait(args.job_timeout)
-    wall = time.perf_counter() - started
+    exited = time.time()
     if code != 0:
         raise SystemExit(f"job exited {code}; see {ctx.log('throughput')}")
     progress = progress_summary(client, database, ctx.topo.progress_table)
-    span = (max(p[3] for p in progress.values()) - min(p[2] for p in progress.values()))
+    first_start = min(p[2] for p in progress.values())
+    last_end = max(p[3] for p in progress.values())
+    figures = {"trades": count, "wall": exited - submitted, "processing": last_end - first_start,
+               "startup": first_start - submitted, "shutdown": exited - last_end}
     for name, (batches, busy, _, _) in sorted(progress.items()):
         print(f"  {name}: {batches} batches, {busy:.1f}s in batches", flush=True)
-    print(f"job: {count:,} trades, wall {wall:.1f}s = {count / wall:,.0f} trades/s end to end; "
-          f"processing {span:.1f}s = {count / span:,.0f} trades/s "
-          f"(start-up and shutdown {wall - span:.1f}s)", flush=True)
-    return {"trades": count, "wall": wall, "processing": span}
+    print(f"job: {count:,} trades, wall {figures['wall']:.1f}s = "
+          f"{count / figures['wall']:,.0f} trades/s end to end; processing "
+          f"{figures['processing']:.1f}s = {count / figures['processing']:,.0f} trades/s; "
+          f"start-up {figures['startup']:.1f}s, shutdown {figures['shutdown']:.1f}s", flush=True)
+    return figures
 
 
 def load_reference(client, database: str, values: list[bytes]) -> None:
@@ -286,34 +221,8 @@ def measure_reference(ctx: Context, client, database: str, topic: str, window_se
     return figures
 
 
-def first_data_batch(client, database: str, table: str) -> bool:
-    rows = client.query(f"SELECT count() FROM {database}.{table} "
-                        "WHERE query_name = 'trade_windows' AND input_rows > 0").result_rows
-    return rows[0][0] > 0
-
-
-def poll_first_seen(client, database: str, table: str, until: float,
-                    first_seen: dict[tuple, float]) -> None:
-    sql = f"SELECT exchange, product_id, toFloat64(window_end) FROM {database}.{table}_final"
-    while time.time() < until:
-        now = time.time()
-        for key in client.query(sql).result_rows:
-            first_seen.setdefault(tuple(key), now)
-        time.sleep(max(0.0, POLL_SECONDS - (time.time() - now)))
-
-
-def wait_for(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(POLL_SECONDS)
-
-
 def measure_latency(ctx: Context, client, args, database: str, topic: str) -> dict:
-    defaults = job_defaults([])
-    window, watermark = duration_seconds(defaults.window), duration_seconds(defaults.watermark)
-    trigger = duration_seconds(defaults.trigger_interval)
+    floor = job_floor()
     migrate(client, default_names(database))
     producer = start_module(ctx, "latency-producer", "producer", "--source", "simulator",
                             "--sim-rate", str(args.latency_rate),
@@ -324,21 +233,17 @@ def measure_latency(ctx: Context, client, args, database: str, topic: str) -> di
     try:
         wait_for(lambda: first_data_batch(client, database, ctx.topo.progress_table), 300,
                  "the latency job's first batch")
-        warm = time.time() + window  # one window of warm-up after the first batch
+        warm = time.time() + floor.window  # one window of warm-up after the first batch
         until = warm + args.latency_seconds
         poll_first_seen(client, database, ctx.topo.windows_table, until, first_seen)
     finally:
         stop(producer)
         job_code = stop(job)
     pairs = {key[:2] for key in first_seen}
-    ends = window_ends_between(warm, until - LATENCY_HORIZON, window)
+    ends = window_ends_between(warm, until - LATENCY_HORIZON, floor.window)
     stats = latency_stats(first_seen, [(*pair, end) for pair in pairs for end in ends])
-    floor = watermark + trigger
-    print(f"latency at {args.latency_rate:g} trades/s, {len(pairs)} products: "
-          f"{stats.windows} windows, delay window_end -> readable "
-          f"min {stats.minimum or 0:.1f}s, median {stats.median or 0:.1f}s, "
-          f"max {stats.maximum or 0:.1f}s; expected floor {floor:.0f}s "
-          f"(watermark {watermark:g}s + trigger {trigger:g}s, plus batch time)", flush=True)
+    print(f"latency at {args.latency_rate:g} trades/s, {len(pairs)} products, delay "
+          f"window_end -> readable: {stats.describe()}; {floor.derivation()}", flush=True)
     if stats.missing or not stats.windows or job_code != 0:
         print(f"!!! LATENCY: {stats.missing} of {stats.windows} windows not readable within "
               f"{LATENCY_HORIZON:.0f}s of their end; job exit {job_code}", flush=True)
@@ -361,56 +266,76 @@ def cleanup(ctx: Context, client, databases: list[str], topics: list[str]) -> No
             s3.delete_objects(Bucket=ctx.topo.checkpoint_bucket, Delete={"Objects": keys})
 
 
-def summary(throughput: dict, reference: dict, latency: dict | None) -> str:
-    trades, wall, busy = throughput["trades"], throughput["wall"], throughput["processing"]
-    lines = [
-        "=== bench-pipeline summary ===",
-        f"trades                       {trades:,} ({reference['job_windows']} windows)",
-        f"job end to end (wall)        {wall:.1f}s  {trades / wall:,.0f} trades/s",
-        f"job processing (batches)     {busy:.1f}s  {trades / busy:,.0f} trades/s",
-        f"ClickHouse SQL, raw JSON     {reference['raw']:.3f}s  "
-        f"{trades / reference['raw']:,.0f} rows/s",
-        f"ClickHouse SQL, typed        {reference['typed']:.3f}s  "
-        f"{trades / reference['typed']:,.0f} rows/s",
-        f"ratio job/ClickHouse (raw)   {wall / reference['raw']:.0f}x wall, "
-        f"{busy / reference['raw']:.0f}x processing",
-        f"windows job vs ClickHouse    "
-        f"{'identical' if not reference['mismatches'] else 'MISMATCH'}",
-    ]
+def summary(throughput: dict | None, reference: dict | None, latency: dict | None,
+            sustained: dict | None) -> str:
+    lines = ["=== bench-pipeline summary ==="]
+    if throughput and reference:
+        trades, wall, busy = throughput["trades"], throughput["wall"], throughput["processing"]
+        raw = reference["raw"]
+        lines += [
+            f"trades                       {trades:,} ({reference['job_windows']} windows)",
+            f"job processing (batches)     {busy:.1f}s  {trades / busy:,.0f} trades/s",
+            f"job start-up / shutdown      {throughput['startup']:.1f}s / "
+            f"{throughput['shutdown']:.1f}s",
+            f"job end to end (wall)        {wall:.1f}s  {trades / wall:,.0f} trades/s",
+            f"ClickHouse SQL, raw JSON     {raw:.3f}s  {trades / raw:,.0f} rows/s",
+            f"ClickHouse SQL, typed        {reference['typed']:.3f}s  "
+            f"{trades / reference['typed']:,.0f} rows/s",
+            f"ratio job/ClickHouse (raw)   {busy / raw:.1f}x processing, {wall / raw:.1f}x wall",
+            f"windows job vs ClickHouse    "
+            f"{'identical' if not reference['mismatches'] else 'MISMATCH'}",
+        ]
     if latency:
-        stats = latency["stats"]
-        lines.append(f"latency window_end->row      min {stats.minimum or 0:.1f}s / median "
-                     f"{stats.median or 0:.1f}s / max {stats.maximum or 0:.1f}s over "
-                     f"{stats.windows} windows ({stats.missing} missing); floor "
-                     f"{latency['floor']:.0f}s")
+        stats, floor = latency["stats"], latency["floor"]
+        lines.append(f"latency window_end->row      {stats.describe()}; floor "
+                     f"{floor.seconds:g}s, median - floor "
+                     f"{(stats.median or 0) - floor.seconds:+.1f}s, p95 - floor "
+                     f"{(stats.p95 or 0) - floor.seconds:+.1f}s")
+    if sustained:
+        lines += bench_sustained.summary_lines(sustained)
     lines.append(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     return "\n".join(lines)
+
+
+def _phases(text: str) -> tuple[str, ...]:
+    chosen = tuple(name.strip() for name in text.split(",") if name.strip())
+    unknown = [name for name in chosen if name not in PHASES]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: phases are a comma-separated subset of {', '.join(PHASES)}")
+    return chosen
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     env = os.environ
     parser = argparse.ArgumentParser(prog="python -m spark_jobs.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--phases", type=_phases, default=env.get("BENCH_PHASES", ",".join(PHASES)),
+                        help="which measurements, comma-separated [BENCH_PHASES] "
+                             f"(default: {','.join(PHASES)})")
     parser.add_argument("--trades", type=int, default=int(env.get("BENCH_TRADES", 1_000_000)),
                         help="trades in Kafka for the throughput run [BENCH_TRADES]")
     parser.add_argument("--products", type=int, default=int(env.get("BENCH_PRODUCTS", 5)),
-                        help="products in the recording and the simulator [BENCH_PRODUCTS]")
+                        help="products in the recording and the feeds [BENCH_PRODUCTS]")
     parser.add_argument("--seed", type=int, default=1, help="the recording's market seed")
     parser.add_argument("--max-offsets-per-trigger", type=int,
                         default=int(env.get("BENCH_MAX_OFFSETS_PER_TRIGGER", 0)) or None,
                         help="job batch cap; 0/unset: no cap [BENCH_MAX_OFFSETS_PER_TRIGGER]")
     parser.add_argument("--latency-seconds", type=float,
                         default=float(env.get("BENCH_LATENCY_SECONDS", 150)),
-                        help="steady-feed measurement length; 0 skips it "
-                             "[BENCH_LATENCY_SECONDS]")
+                        help="steady-feed measurement length [BENCH_LATENCY_SECONDS]")
     parser.add_argument("--latency-rate", type=float,
                         default=float(env.get("BENCH_LATENCY_RATE", 200)),
                         help="simulator trades/s during the latency run [BENCH_LATENCY_RATE]")
+    bench_sustained.add_arguments(parser, env)
     parser.add_argument("--job-timeout", type=float, default=1800,
                         help="seconds the throughput job may take")
     parser.add_argument("--log-dir", type=Path, default=Path(env.get("BENCH_LOG_DIR", ".")),
                         help="where the producer's and the job's logs go [BENCH_LOG_DIR]")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if isinstance(args.phases, str):  # argparse converts string defaults with `type` too
+        args.phases = _phases(args.phases)
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -418,26 +343,30 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     ctx = Context(topology.load(), uuid.uuid4().hex[:8], args.log_dir)
     ctx.log_dir.mkdir(parents=True, exist_ok=True)
-    databases = [f"bench_pipeline_{ctx.run_id}", f"bench_latency_{ctx.run_id}"]
-    topics = [f"bench_pipeline_{ctx.run_id}", f"bench_latency_{ctx.run_id}"]
-    topics += [f"{topic}.dlq" for topic in topics]
-    window_seconds = int(duration_seconds(job_defaults([]).window))
+    names = {phase: f"bench_{phase}_{ctx.run_id}" for phase in args.phases}
+    topics = [*names.values(), *(f"{topic}.dlq" for topic in names.values())]
     create_topics(ctx.topo.kafka_bootstrap, topics, ctx.topo.kafka_partitions)
     client = ctx.client()
-    latency = None
+    throughput = reference = latency = sustained = None
     try:
-        throughput = measure_throughput(ctx, client, args, databases[0], topics[0])
-        job_windows = windows_of(client, f"SELECT * FROM {databases[0]}."
-                                         f"{ctx.topo.windows_table}_final")
-        reference = measure_reference(ctx, client, databases[0], topics[0], window_seconds,
-                                      job_windows)
-        if args.latency_seconds > 0:
-            latency = measure_latency(ctx, client, args, databases[1], topics[1])
+        if "throughput" in names:
+            name = names["throughput"]
+            throughput = measure_throughput(ctx, client, args, name, name)
+            job_windows = windows_of(client, f"SELECT * FROM {name}."
+                                             f"{ctx.topo.windows_table}_final")
+            reference = measure_reference(ctx, client, name, name,
+                                          int(job_floor().window), job_windows)
+        if "latency" in names:
+            latency = measure_latency(ctx, client, args, names["latency"], names["latency"])
+        if "sustained" in names:
+            name = names["sustained"]
+            sustained = bench_sustained.measure(ctx, client, args, name, name)
     finally:
-        cleanup(ctx, client, databases, topics)
+        cleanup(ctx, client, list(names.values()), topics)
         client.close()
-    print(summary(throughput, reference, latency))
-    return 1 if reference["mismatches"] else 0
+    print(summary(throughput, reference, latency, sustained))
+    failed = (reference and reference["mismatches"]) or (sustained and sustained["mismatches"])
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -26,7 +26,9 @@ timestamps as UTC microseconds; no float or string round trip.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import logging
 import re
 from collections.abc import Callable
@@ -43,7 +45,7 @@ from tenacity import (
     wait_exponential,
 )
 
-from spark_jobs.transformations import REJECTED_COLUMNS, WINDOW_COLUMNS
+from spark_jobs.transformations import REJECTED_COLUMNS, REJECTED_METRIC, WINDOW_COLUMNS
 
 log = logging.getLogger("spark_jobs.clickhouse_sink")
 
@@ -146,6 +148,39 @@ def window_rows(batch: pa.Table, batch_id: int) -> pa.Table:
     return ordered.append_column("version", pa.array([batch_id] * ordered.num_rows, pa.uint64()))
 
 
+REJECTED_SCHEMA = pa.schema([
+    ("received_at", pa.timestamp("us", tz="UTC")),
+    ("reason", pa.string()),
+    ("raw_value", pa.binary()),
+    ("raw_key", pa.binary()),
+    ("topic", pa.string()),
+    ("partition", pa.int32()),
+    ("offset", pa.int64()),
+])
+
+
+def decode_rejected(rows_json: str | None) -> pa.Table:
+    """The observed metric's JSON array (transformations.observe_rejected) -> REJECTED_SCHEMA.
+
+    Spark's to_json leaves out null fields (a record without a key has no raw_key).
+    """
+    records = json.loads(rows_json) if rows_json else []
+    columns = {
+        "received_at": [record.get("received_at") for record in records],
+        "reason": [record["reason"] for record in records],
+        "raw_value": [_bytes(record.get("raw_value")) for record in records],
+        "raw_key": [_bytes(record.get("raw_key")) for record in records],
+        "topic": [record["topic"] for record in records],
+        "partition": [record["partition"] for record in records],
+        "offset": [record["offset"] for record in records],
+    }
+    return pa.Table.from_pydict(columns, schema=REJECTED_SCHEMA)
+
+
+def _bytes(text: str | None) -> bytes | None:
+    return None if text is None else base64.b64decode(text)
+
+
 def rejected_rows(batch: pa.Table, batch_id: int) -> pa.Table:
     ordered = batch.select(list(REJECTED_COLUMNS)).sort_by(
         [("topic", "ascending"), ("partition", "ascending"), ("offset", "ascending")]
@@ -153,36 +188,39 @@ def rejected_rows(batch: pa.Table, batch_id: int) -> pa.Table:
     return ordered.append_column("batch_id", pa.array([batch_id] * ordered.num_rows, pa.uint64()))
 
 
-class _BatchWriter:
-    """A foreachBatch function writing one DataFrame per batch into one table."""
+class PipelineBatchWriter:
+    """The foreachBatch function of the job's one query: the batch's windows into the windows
+    table and the records it rejected into the rejected table, each insert with its own token.
 
-    columns: tuple[str, ...] = ()
+    The rejected records come from the observed metric transformations.REJECTED_METRIC of the
+    batch being written. `observed(name)` returns that metric's row (rows, count) for the
+    current batch once the batch's plan has run, or None; the job passes a function reading
+    it from the running query (stream_to_clickhouse.current_batch_metric).
+    """
 
-    def __init__(self, writer: ClickHouseWriter, table: str, checkpoint_location: str):
+    def __init__(self, writer: ClickHouseWriter, windows_table: str, rejected_table: str,
+                 checkpoint_location: str, observed: Callable[[str], tuple | None]):
         self.writer = writer
-        self.table = table
+        self.windows_table = windows_table
+        self.rejected_table = rejected_table
         self.identity = query_identity(checkpoint_location)
-
-    def rows(self, batch: pa.Table, batch_id: int) -> pa.Table:
-        raise NotImplementedError
+        self.observed = observed
 
     def __call__(self, df: DataFrame, batch_id: int) -> None:
-        batch = df.select(*(F.col(name) for name in self.columns)).toArrow()
-        written = self.writer.insert(
-            self.table, self.rows(batch, batch_id), dedup_token(self.identity, self.table, batch_id)
-        )
-        log.info("batch %d: %d row(s) -> %s", batch_id, written, self.table)
+        # Running the plan (toArrow) is what fills the observed metric: read it after.
+        windows = df.select(*(F.col(name) for name in WINDOW_COLUMNS)).toArrow()
+        metric = self.observed(REJECTED_METRIC)
+        if metric is None:
+            raise RuntimeError(f"batch {batch_id}: the observed metric {REJECTED_METRIC} is "
+                               "missing, so its rejected records cannot be written")
+        rows_json, count = metric
+        rejected = decode_rejected(rows_json)
+        if rejected.num_rows != count:
+            raise RuntimeError(f"batch {batch_id}: {count} rejected record(s) counted but "
+                               f"{rejected.num_rows} collected")
+        self._insert(self.rejected_table, rejected_rows(rejected, batch_id), batch_id)
+        self._insert(self.windows_table, window_rows(windows, batch_id), batch_id)
 
-
-class WindowsBatchWriter(_BatchWriter):
-    columns = WINDOW_COLUMNS
-
-    def rows(self, batch: pa.Table, batch_id: int) -> pa.Table:
-        return window_rows(batch, batch_id)
-
-
-class RejectedBatchWriter(_BatchWriter):
-    columns = REJECTED_COLUMNS
-
-    def rows(self, batch: pa.Table, batch_id: int) -> pa.Table:
-        return rejected_rows(batch, batch_id)
+    def _insert(self, table: str, rows: pa.Table, batch_id: int) -> None:
+        written = self.writer.insert(table, rows, dedup_token(self.identity, table, batch_id))
+        log.info("batch %d: %d row(s) -> %s", batch_id, written, table)

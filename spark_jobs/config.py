@@ -21,9 +21,8 @@ from runtime import topology
 from runtime.kafka_security import java_client_config
 
 OUTPUT_MODES = ("append", "update")
-# The streaming queries' names: the progress table's query_name (runtime.health_gate reads it).
+# The streaming query's name: the progress table's query_name (runtime.health_gate reads it).
 WINDOWS_QUERY = "trade_windows"
-REJECTED_QUERY = "rejected_records"
 STARTING_OFFSETS = ("earliest", "latest")
 _DURATION = re.compile(
     r"^\d+ (millisecond|second|minute|hour|day)s?$",
@@ -59,10 +58,6 @@ class JobConfig:
     @property
     def windows_checkpoint(self) -> str:
         return f"{self.checkpoint_location.rstrip('/')}/windows"
-
-    @property
-    def rejected_checkpoint(self) -> str:
-        return f"{self.checkpoint_location.rstrip('/')}/rejected"
 
     @property
     def checkpoint_on_s3(self) -> bool:
@@ -160,8 +155,9 @@ def build_parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser
         "cap on Kafka records per micro-batch (default: no cap)", type=_positive_int,
     )
     option(
-        "--shuffle-partitions", "STREAM_SHUFFLE_PARTITIONS", 4,
-        "state partitions; fixed once a checkpoint exists", type=_positive_int,
+        "--shuffle-partitions", "STREAM_SHUFFLE_PARTITIONS", 2,
+        "state partitions, one per core the job gets (spark.cores.max); fixed once a "
+        "checkpoint exists", type=_positive_int,
     )
     return parser
 

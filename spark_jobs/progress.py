@@ -20,6 +20,7 @@ import pyarrow as pa
 from pyspark.sql.streaming import StreamingQueryListener
 
 from spark_jobs.clickhouse_sink import ClickHouseWriter
+from spark_jobs.transformations import REJECTED_METRIC
 
 log = logging.getLogger("spark_jobs.progress")
 
@@ -74,8 +75,21 @@ def progress_record(progress: dict) -> dict:
         "watermark": None if watermark == _EPOCH else watermark,
         "late_rows_dropped": sum(int(op.get("numRowsDroppedByWatermark", 0)) for op in operators),
         "state_rows": sum(int(op.get("numRowsTotal", 0)) for op in operators),
-        "progress_json": json.dumps(progress, separators=(",", ":")),
+        "rejected": int(((progress.get("observedMetrics") or {}).get(REJECTED_METRIC) or {})
+                        .get("count", 0)),
+        "progress_json": json.dumps(_without_rejected_rows(progress), separators=(",", ":")),
     }
+
+
+def _without_rejected_rows(progress: dict) -> dict:
+    """The report without the rejected records themselves (they are in the rejected table):
+    Spark includes every observed metric, and REJECTED_METRIC carries the records' bytes."""
+    observed = progress.get("observedMetrics") or {}
+    metric = observed.get(REJECTED_METRIC)
+    if not isinstance(metric, dict) or "rows" not in metric:
+        return progress
+    slim = {name: value for name, value in metric.items() if name != "rows"}
+    return {**progress, "observedMetrics": {**observed, REJECTED_METRIC: slim}}
 
 
 def describe(record: dict) -> str:
@@ -84,7 +98,7 @@ def describe(record: dict) -> str:
         f"{record['query_name'] or record['query_id']} batch {record['batch_id']}: "
         f"{record['input_rows']} rows in, {record['processed_rows_per_second']:.0f} rows/s, "
         f"{record['batch_duration_ms']} ms, watermark {watermark}, "
-        f"{record['late_rows_dropped']} late rows dropped"
+        f"{record['late_rows_dropped']} late rows dropped, {record['rejected']} rejected"
     )
 
 

@@ -3,19 +3,20 @@
     spark-submit --packages/--jars <kafka source, hadoop-aws> spark_jobs/stream_to_clickhouse.py \
         [--available-now] [--output-mode update] ...      (python -m ... --help lists all flags)
 
-Two streaming queries share one Kafka source definition and one parse step:
-  trade_windows     good trades -> dedupe within the watermark -> windows -> windows table
-  rejected_records  records that fail parsing -> rejected table (reason + raw bytes)
-Each has its own checkpoint under --checkpoint-location (windows/, rejected/) and writes with
-batch-id deduplication tokens (spark_jobs.clickhouse_sink), so a crash at any point and a
+One streaming query, trade_windows, reads each Kafka record once per trigger and parses it
+once: good trades -> dedupe within the watermark -> windows -> windows table, and the records
+that fail parsing -> rejected table (reason + raw bytes), both written by one foreachBatch
+(the rejected rows travel with the batch as an observed metric: transformations.
+observe_rejected). Its checkpoint is <--checkpoint-location>/windows; every insert carries a
+batch-id deduplication token (spark_jobs.clickhouse_sink), so a crash at any point and a
 restart on the same checkpoint leave ClickHouse as an uninterrupted run would.
 
 Append mode emits a window once the watermark passes its end, so with --available-now the
 newest windows (within window + watermark of the latest trade) stay open in the checkpoint
 until later trades arrive; --output-mode update writes them as partial windows instead.
 
-SIGTERM / SIGINT stop both queries and exit 0; a batch interrupted half-way is re-run from the
-checkpoint on the next start. A failed query stops the other and exits 1.
+SIGTERM / SIGINT stop the query and exit 0; a batch interrupted half-way is re-run from the
+checkpoint on the next start. A failed query exits 1.
 """
 
 from __future__ import annotations
@@ -36,15 +37,17 @@ from pyspark.sql import DataFrame, SparkSession  # noqa: E402
 from pyspark.sql.streaming import StreamingQuery  # noqa: E402
 
 from clickhouse.client import connect  # noqa: E402
-from spark_jobs.clickhouse_sink import (  # noqa: E402
-    ClickHouseWriter,
-    RejectedBatchWriter,
-    WindowsBatchWriter,
-)
-from spark_jobs.config import REJECTED_QUERY, WINDOWS_QUERY, JobConfig, parse_args  # noqa: E402
+from spark_jobs.clickhouse_sink import ClickHouseWriter, PipelineBatchWriter  # noqa: E402
+from spark_jobs.config import WINDOWS_QUERY, JobConfig, parse_args  # noqa: E402
 from spark_jobs.progress import ProgressListener, ProgressTableWriter  # noqa: E402
 from spark_jobs.session import s3a_settings  # noqa: E402
-from spark_jobs.transformations import dedupe_trades, parse_trades, window_aggregates  # noqa: E402
+from spark_jobs.transformations import (  # noqa: E402
+    dedupe_trades,
+    good_trades,
+    observe_rejected,
+    parse_records,
+    window_aggregates,
+)
 
 log = logging.getLogger("spark_jobs.stream_to_clickhouse")
 
@@ -103,60 +106,83 @@ def clickhouse_writer(config: JobConfig, retry_seconds: float) -> ClickHouseWrit
     return ClickHouseWriter(open_client, retry_seconds)
 
 
-def start_queries(spark: SparkSession, config: JobConfig, raw: DataFrame,
-                  writer: ClickHouseWriter) -> list[StreamingQuery]:
-    trades, rejected = parse_trades(raw)
-    windows = window_aggregates(dedupe_trades(trades, config.watermark), config.window)
+class RunningBatchMetrics:
+    """The observed metrics of the batch a streaming query is running, for its foreachBatch.
+
+    No public API hands a batch's observed metrics over before the batch commits (the progress
+    event comes after the commit, too late for rows that must be written within the batch), so
+    this reads them from the running batch's execution (StreamExecution.lastExecution, a public
+    member of Spark's JVM class). bind() the query once started; a batch that starts before
+    that waits for it.
+    """
+
+    def __init__(self, bind_timeout_seconds: float = 60.0):
+        self._query: StreamingQuery | None = None
+        self._bound = threading.Event()
+        self._timeout = bind_timeout_seconds
+
+    def bind(self, query: StreamingQuery) -> None:
+        self._query = query
+        self._bound.set()
+
+    def __call__(self, name: str) -> tuple | None:
+        if not self._bound.wait(self._timeout):
+            raise RuntimeError("the streaming query was never bound to its batch writer")
+        execution = self._query._jsq.streamingQuery().lastExecution()
+        found = execution.observedMetrics().get(name)
+        if found.isEmpty():
+            return None
+        row = found.get()
+        return tuple(row.get(index) for index in range(row.length()))
+
+
+def windows_and_rejected(raw: DataFrame, config: JobConfig) -> DataFrame:
+    """The streaming plan: windows of the good trades, the rejected records observed on the way."""
+    records = observe_rejected(parse_records(raw))
+    return window_aggregates(dedupe_trades(good_trades(records), config.watermark), config.window)
+
+
+def start_query(config: JobConfig, raw: DataFrame, writer: ClickHouseWriter) -> StreamingQuery:
     trigger = (
         {"availableNow": True} if config.available_now
         else {"processingTime": config.trigger_interval}
     )
-    windows_query = (
-        windows.writeStream.queryName(WINDOWS_QUERY)
+    metrics = RunningBatchMetrics()
+    batch_writer = PipelineBatchWriter(
+        writer, _table(config, config.windows_table), _table(config, config.rejected_table),
+        config.windows_checkpoint, metrics)
+    query = (
+        windows_and_rejected(raw, config).writeStream.queryName(WINDOWS_QUERY)
         .outputMode(config.output_mode)
         .option("checkpointLocation", config.windows_checkpoint)
-        .foreachBatch(WindowsBatchWriter(
-            writer, _table(config, config.windows_table), config.windows_checkpoint))
+        .foreachBatch(batch_writer)
         .trigger(**trigger)
         .start()
     )
-    rejected_query = (
-        rejected.writeStream.queryName(REJECTED_QUERY)
-        .outputMode("append")
-        .option("checkpointLocation", config.rejected_checkpoint)
-        .foreachBatch(RejectedBatchWriter(
-            writer, _table(config, config.rejected_table), config.rejected_checkpoint))
-        .trigger(**trigger)
-        .start()
-    )
-    return [windows_query, rejected_query]
+    metrics.bind(query)
+    return query
 
 
-def wait_for(queries: Sequence[StreamingQuery], stop_requested: threading.Event) -> None:
-    """Block until every query has ended or a stop is requested; raise if a query failed."""
-    while not stop_requested.is_set():
-        active = [query for query in queries if query.isActive]
-        if not active:
-            break
-        active[0].awaitTermination(POLL_SECONDS)  # raises StreamingQueryException on failure
-    for query in queries:
-        if query.exception() is not None:
-            raise RuntimeError(f"query {query.name} failed: {query.exception()}")
+def wait_for(query: StreamingQuery, stop_requested: threading.Event) -> None:
+    """Block until the query has ended or a stop is requested; raise if the query failed."""
+    while not stop_requested.is_set() and query.isActive:
+        query.awaitTermination(POLL_SECONDS)  # raises StreamingQueryException on failure
+    if query.exception() is not None:
+        raise RuntimeError(f"query {query.name} failed: {query.exception()}")
 
 
-def stop_all(queries: Sequence[StreamingQuery], grace_seconds: float = STOP_GRACE_SECONDS) -> None:
-    """Stop each query, first letting a batch in flight finish (for up to grace_seconds).
+def stop_gracefully(query: StreamingQuery, grace_seconds: float = STOP_GRACE_SECONDS) -> None:
+    """Stop the query, first letting a batch in flight finish (for up to grace_seconds).
 
     Stopping mid-batch is safe (the batch is re-run from the checkpoint on the next start) but
     wasteful and noisy, so a stop waits for the gap between two triggers when it can.
     """
-    for query in queries:
-        deadline = time.monotonic() + grace_seconds
-        while query.isActive and query.status["isTriggerActive"] and time.monotonic() < deadline:
-            query.awaitTermination(0.2)
-        if query.isActive:
-            log.info("stopping query %s", query.name)
-            query.stop()
+    deadline = time.monotonic() + grace_seconds
+    while query.isActive and query.status["isTriggerActive"] and time.monotonic() < deadline:
+        query.awaitTermination(0.2)
+    if query.isActive:
+        log.info("stopping query %s", query.name)
+        query.stop()
 
 
 def run(config: JobConfig, stop_requested: threading.Event) -> int:
@@ -165,15 +191,15 @@ def run(config: JobConfig, stop_requested: threading.Event) -> int:
     progress_writer = clickhouse_writer(config, PROGRESS_RETRY_SECONDS)
     spark.streams.addListener(ProgressListener(
         ProgressTableWriter(progress_writer, _table(config, config.progress_table))))
-    queries = start_queries(spark, config, read_kafka(spark, config), writer)
+    query = start_query(config, read_kafka(spark, config), writer)
     log.info("started: %s", config)
     try:
-        wait_for(queries, stop_requested)
+        wait_for(query, stop_requested)
     except Exception:
         log.exception("streaming failed; the checkpoint keeps every uncommitted batch")
         return 1
     finally:
-        stop_all(queries)
+        stop_gracefully(query)
         writer.close()
         progress_writer.close()
         spark.stop()

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
-from spark_jobs import bench
+from spark_jobs import bench, bench_common, bench_sustained
 
 
 def trade_json(trade_id, price, size, side, event_time, product="BTC-USD"):
@@ -71,21 +71,69 @@ def test_compare_windows_reports_missing_windows_and_differing_columns():
 
 
 def test_window_ends_between_includes_both_bounds_on_multiples_of_the_length():
-    assert bench.window_ends_between(15, 90, 30) == [30, 60, 90]
-    assert bench.window_ends_between(30, 59, 30) == [30]
-    assert bench.window_ends_between(31, 59, 30) == []
+    assert bench_common.window_ends_between(15, 90, 30) == [30, 60, 90]
+    assert bench_common.window_ends_between(30, 59, 30) == [30]
+    assert bench_common.window_ends_between(31, 59, 30) == []
 
 
 def test_latency_stats_measures_from_window_end_and_counts_windows_never_seen():
     seen = {("x", "A", 30.0): 42.0, ("x", "A", 60.0): 73.0, ("x", "B", 30.0): 41.5}
     expected = [("x", "A", 30.0), ("x", "A", 60.0), ("x", "B", 30.0), ("x", "B", 60.0)]
-    stats = bench.latency_stats(seen, expected)
-    assert stats == bench.LatencyStats(windows=4, missing=1, minimum=11.5, median=12.0,
-                                       maximum=13.0)
-    assert bench.latency_stats({}, expected).missing == 4
+    stats = bench_common.latency_stats(seen, expected)
+    assert stats == bench_common.LatencyStats(windows=4, missing=1, minimum=11.5, median=12.0,
+                                              p95=13.0, maximum=13.0)
+    assert bench_common.latency_stats({}, expected).missing == 4
 
 
 def test_duration_seconds_reads_the_job_config_spelling():
-    assert bench.duration_seconds("10 seconds") == 10
-    assert bench.duration_seconds("500 milliseconds") == 0.5
-    assert bench.duration_seconds("1 minute") == 60
+    assert bench_common.duration_seconds("10 seconds") == 10
+    assert bench_common.duration_seconds("500 milliseconds") == 0.5
+    assert bench_common.duration_seconds("1 minute") == 60
+
+
+def test_percentile_is_the_nearest_rank():
+    values = [float(v) for v in range(1, 21)]
+    assert bench_common.percentile(values, 0.95) == 19.0
+    assert bench_common.percentile(values, 0.5) == 10.0
+    assert bench_common.percentile([4.0], 0.95) == 4.0
+
+
+def test_the_floor_is_the_watermark_plus_two_triggers_from_the_job_configuration():
+    floor = bench_common.job_floor(env={"STREAM_WATERMARK": "8 seconds",
+                                        "STREAM_TRIGGER_INTERVAL": "500 milliseconds"})
+    assert (floor.window, floor.watermark, floor.trigger, floor.seconds) == (30, 8, 0.5, 9)
+    assert "watermark 8s + 2 x trigger 0.5s" in floor.derivation()
+
+
+def test_the_feeder_writes_the_kafka_interface_and_paces_by_elapsed_time():
+    value = json.loads(bench_sustained.trade_value("SIM0-USD", 7, 101.256, 0.5, "buy",
+                                                   "2024-01-01T00:00:00.000001Z"))
+    assert value == {"v": 1, "exchange": "coinbase", "product_id": "SIM0-USD", "trade_id": "7",
+                     "price": "101.26", "size": "0.50000000", "side": "buy",
+                     "event_time": "2024-01-01T00:00:00.000001Z"}
+    assert bench_sustained.due(1000, 0.5, 400) == 100
+    assert bench_sustained.due(1000, 0.5, 600) == 0
+
+
+def step(**fields):
+    base = {"rate": 1000, "seconds": 100, "sent": 100_000,
+            "latency": bench_common.LatencyStats(10, 0, 11.0, 12.0, 13.0, 13.5),
+            "state_bytes": [100, 100, 100, 100]}
+    return bench_sustained.Step(**{**base, **fields})
+
+
+def test_a_step_is_sustained_only_within_latency_feed_state_and_counts():
+    floor = bench_common.Floor(window=30, watermark=10, trigger=1)
+    assert step().failures(floor) == []
+    slow = bench_common.LatencyStats(10, 0, 11.0, 14.0, 17.5, 20.0)
+    assert "p95 17.5s > floor + 5s" in step(latency=slow).failures(floor)[0]
+    missing = bench_common.LatencyStats(10, 2, 11.0, 12.0, 13.0, 13.5)
+    assert "2 window(s) not written" in step(latency=missing).failures(floor)[0]
+    assert "delivered only 900/s" in step(sent=90_000).failures(floor)[0]
+    assert "state memory grew x2.00" in step(state_bytes=[100, 100, 200, 200]).failures(floor)[0]
+    assert step(mismatches=["SIM0-USD window x: job 3 trades, fed 4"]).failures(floor)
+
+
+def test_state_growth_needs_enough_batches():
+    assert bench_sustained.growth([1.0, 2.0]) is None
+    assert bench_sustained.growth([1.0, 1.0, 1.0, 1.0]) == 1.0

@@ -58,10 +58,9 @@ def test_bad_values_are_refused_with_a_message_naming_them(argv, env, complaint,
     assert complaint in capsys.readouterr().err
 
 
-def test_checkpoints_of_the_two_queries_are_separate():
+def test_the_query_checkpoints_under_the_root():
     config = parse_args(["--checkpoint-location", "/tmp/ckpt/"], env={})
-    assert (config.windows_checkpoint, config.rejected_checkpoint) == (
-        "/tmp/ckpt/windows", "/tmp/ckpt/rejected")
+    assert config.windows_checkpoint == "/tmp/ckpt/windows"
     assert not config.checkpoint_on_s3
     assert checkpoint_s3a_settings(config, env={}) == {}
 

@@ -19,16 +19,17 @@ def config_for(names, tmp_path, *flags):
                        "--clickhouse-database", names["database"], *flags], env={})
 
 
-def test_both_queries_write_their_tables(spark, chdb, names, tmp_path):
+def test_one_query_writes_both_tables(spark, chdb, names, tmp_path):
     batches = Batches(tmp_path)
     batches.add(trade(1, 1, price="10"), "garbage", trade(2, 2, price="12"))
     batches.add(trade(3, 45), trade(4, 46, size="-1"))
     config = config_for(names, tmp_path, "--available-now", "--output-mode", "update")
     writer = ClickHouseWriter(lambda: chdb, retry_seconds=5)
-    queries = job.start_queries(spark, config, batches.raw(spark), writer)
-    job.wait_for(queries, threading.Event())
+    query = job.start_query(config, batches.raw(spark), writer)
+    job.wait_for(query, threading.Event())
 
-    assert {query.name for query in queries} == {"trade_windows", "rejected_records"}
+    assert query.name == "trade_windows"
+    assert [progress["numInputRows"] for progress in query.recentProgress][:2] == [3, 2]
     db = names["database"]
     assert chdb.query(f"SELECT window_start, trade_count, open, close FROM "
                       f"{db}.{names['windows_table']}_final ORDER BY window_start").result_rows == [
@@ -38,19 +39,19 @@ def test_both_queries_write_their_tables(spark, chdb, names, tmp_path):
                       ).result_rows == [(1, t.BAD_JSON), (4, t.non_positive("size"))]
 
 
-def test_a_stop_request_ends_the_wait_and_stop_all_stops_the_queries(spark, chdb, names,
-                                                                      tmp_path):
+def test_a_stop_request_ends_the_wait_and_stop_gracefully_stops_the_query(spark, chdb, names,
+                                                                          tmp_path):
     batches = Batches(tmp_path)
     batches.add(trade(1, 1))
     config = config_for(names, tmp_path, "--trigger-interval", "1 second")
-    queries = job.start_queries(spark, config, batches.raw(spark),
-                                ClickHouseWriter(lambda: chdb, retry_seconds=5))
+    query = job.start_query(config, batches.raw(spark),
+                            ClickHouseWriter(lambda: chdb, retry_seconds=5))
     stop = threading.Event()
     stop.set()
-    job.wait_for(queries, stop)
-    assert all(query.isActive for query in queries)
-    job.stop_all(queries)
-    assert not any(query.isActive for query in queries)
+    job.wait_for(query, stop)
+    assert query.isActive
+    job.stop_gracefully(query)
+    assert not query.isActive
 
 
 def test_a_failing_sink_fails_the_job(spark, names, tmp_path):
@@ -60,10 +61,10 @@ def test_a_failing_sink_fails_the_job(spark, names, tmp_path):
     batches = Batches(tmp_path)
     batches.add("not json")
     config = config_for(names, tmp_path, "--available-now")
-    queries = job.start_queries(spark, config, batches.raw(spark),
-                                ClickHouseWriter(unreachable, retry_seconds=5))
+    query = job.start_query(config, batches.raw(spark),
+                            ClickHouseWriter(unreachable, retry_seconds=5))
     try:
         with pytest.raises(Exception, match="Unknown table"):
-            job.wait_for(queries, threading.Event())
+            job.wait_for(query, threading.Event())
     finally:
-        job.stop_all(queries)
+        job.stop_gracefully(query)

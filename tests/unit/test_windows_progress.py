@@ -4,6 +4,7 @@ import json
 from datetime import UTC, datetime
 
 from spark_jobs.progress import ProgressListener, describe, progress_record
+from spark_jobs.transformations import REJECTED_METRIC
 
 PROGRESS = {
     "id": "6f1c", "runId": "9a2b", "name": "trade_windows", "timestamp": "2024-01-01T00:01:02.345Z",
@@ -28,9 +29,20 @@ def test_a_batch_becomes_one_row():
         "input_rows": 500, "input_rows_per_second": 250.0, "processed_rows_per_second": 405.2,
         "batch_duration_ms": 1234,
         "watermark": datetime(2024, 1, 1, 0, 0, 50, tzinfo=UTC),
-        "late_rows_dropped": 4, "state_rows": 46,
+        "late_rows_dropped": 4, "state_rows": 46, "rejected": 0,
     }
     assert json.loads(record["progress_json"]) == PROGRESS
+
+
+def test_rejected_records_are_counted_and_kept_out_of_the_stored_report():
+    rows = json.dumps([{"reason": "bad JSON", "raw_value": "e25vdA==", "offset": 3}])
+    observed = {REJECTED_METRIC: {"rows": rows, "count": 1}, "other": {"x": 1}}
+    record = progress_record({**PROGRESS, "observedMetrics": observed})
+    assert record["rejected"] == 1
+    assert "1 rejected" in describe(record)
+    stored = json.loads(record["progress_json"])
+    assert stored["observedMetrics"] == {REJECTED_METRIC: {"count": 1}, "other": {"x": 1}}
+    assert stored["batchId"] == 7
 
 
 def test_first_batch_without_watermark_or_rates():

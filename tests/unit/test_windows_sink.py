@@ -1,6 +1,6 @@
 """The ClickHouse writer's retry and deduplication-token logic, against a scripted client."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pyarrow as pa
@@ -107,3 +107,52 @@ def test_window_rows_are_sorted_and_carry_the_batch_id_as_version():
     assert rows.column("trade_count").to_pylist() == [2, 1]
     assert rows.schema.field("version").type == pa.uint64()
     assert rows.column("version").to_pylist() == [42, 42]
+
+
+def test_observed_rejected_records_decode_to_the_table_columns():
+    rows = sink.decode_rejected(
+        '[{"received_at":1704067200000123,"reason":"bad JSON","raw_value":"e25vdA==",'
+        '"topic":"trades","partition":2,"offset":41},'
+        '{"received_at":1704067201000000,"reason":"bad side","raw_value":"",'
+        '"raw_key":"QlRDLVVTRA==","topic":"trades","partition":0,"offset":7}]')
+    assert rows.schema == sink.REJECTED_SCHEMA
+    assert rows.to_pylist() == [
+        {"received_at": datetime(2024, 1, 1, 0, 0, 0, 123, tzinfo=UTC), "reason": "bad JSON",
+         "raw_value": b"{not", "raw_key": None, "topic": "trades", "partition": 2,
+         "offset": 41},
+        {"received_at": datetime(2024, 1, 1, 0, 0, 1, tzinfo=UTC), "reason": "bad side",
+         "raw_value": b"", "raw_key": b"BTC-USD", "topic": "trades", "partition": 0,
+         "offset": 7},
+    ]
+    assert sink.decode_rejected("[]").num_rows == sink.decode_rejected(None).num_rows == 0
+
+
+class FrameOf:
+    """Stands in for a batch DataFrame: select(...).toArrow() gives the windows."""
+
+    def __init__(self, table):
+        self.table = table
+
+    def select(self, *columns):
+        return self
+
+    def toArrow(self):
+        return self.table
+
+
+def test_a_batch_without_its_observed_rejected_records_fails_instead_of_losing_them():
+    harness = Harness()
+    writer = sink.PipelineBatchWriter(harness.writer, "db.w", "db.r", "s3a://b/c",
+                                      observed=lambda name: None)
+    with pytest.raises(RuntimeError, match="observed metric rejected_records is missing"):
+        writer(FrameOf(pa.table({})), 3)
+    assert harness.attempts == []
+
+
+def test_a_count_that_disagrees_with_the_collected_rows_fails_the_batch():
+    harness = Harness()
+    writer = sink.PipelineBatchWriter(harness.writer, "db.w", "db.r", "s3a://b/c",
+                                      observed=lambda name: ("[]", 2))
+    with pytest.raises(RuntimeError, match="2 rejected record"):
+        writer(FrameOf(pa.table({})), 3)
+    assert harness.attempts == []

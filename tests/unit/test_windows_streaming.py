@@ -1,16 +1,18 @@
-"""The job's streaming path for real: micro-batches -> parse/dedupe/windows -> foreachBatch sink
--> chDB (the ClickHouse engine), with the migrations' tables. Files stand in for Kafka: each file
-is one micro-batch (maxFilesPerTrigger=1, availableNow), so watermarks advance batch by batch.
+"""The job's streaming query for real (stream_to_clickhouse.start_query): micro-batches ->
+parse/dedupe/windows + rejected records -> one foreachBatch -> chDB (the ClickHouse engine), with
+the migrations' tables. Files stand in for Kafka: each file is one micro-batch
+(maxFilesPerTrigger=1, availableNow), so watermarks advance batch by batch.
 """
 
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from spark_support import Batches, instant, trade
 
+from spark_jobs import stream_to_clickhouse as job
 from spark_jobs import transformations as t
-from spark_jobs.clickhouse_sink import ClickHouseWriter, RejectedBatchWriter, WindowsBatchWriter
+from spark_jobs.clickhouse_sink import ClickHouseWriter
+from spark_jobs.config import parse_args
 from spark_jobs.progress import ProgressListener, ProgressTableWriter
 from tests.support import wait_until
 
@@ -21,13 +23,14 @@ def batches(tmp_path):
 
 
 def run_windows(spark, batches, chdb, names, mode="append", checkpoint=None, writer=None):
-    checkpoint = str(checkpoint or batches.root / "checkpoint-windows")
-    trades, _ = t.parse_trades(batches.raw(spark))
-    windows = t.window_aggregates(t.dedupe_trades(trades, "10 seconds"), "30 seconds")
+    """The job's query over the batches, to the end (availableNow); its checkpoint root is
+    `checkpoint` (the query's own checkpoint: <root>/windows)."""
+    config = parse_args([
+        "--checkpoint-location", str(checkpoint or batches.root / "checkpoint"),
+        "--clickhouse-database", names["database"], "--watermark", "10 seconds",
+        "--window", "30 seconds", "--output-mode", mode, "--available-now"], env={})
     writer = writer or ClickHouseWriter(lambda: chdb, retry_seconds=5)
-    sink = WindowsBatchWriter(writer, f"{names['database']}.{names['windows_table']}", checkpoint)
-    query = (windows.writeStream.outputMode(mode).foreachBatch(sink)
-             .option("checkpointLocation", checkpoint).trigger(availableNow=True).start())
+    query = job.start_query(config, batches.raw(spark), writer)
     query.awaitTermination()
     return query
 
@@ -105,13 +108,14 @@ def test_a_batch_replayed_after_a_crash_leaves_the_table_unchanged(spark, batche
     run_windows(spark, batches, chdb, names, mode="update", checkpoint=checkpoint, writer=first)
     table = f"{names['database']}.{names['windows_table']}"
     before = chdb.query(f"SELECT * FROM {table} ORDER BY window_start, version").result_rows
-    last_token = [token for token, count in first.inserts if count][-1]
+    last_token = [token for token, count in first.inserts
+                  if count and names["windows_table"] + ":" in token][-1]
     last_batch = int(last_token.rsplit(":", 1)[1])
 
     # A crash after the sink wrote that batch but before Spark committed it: the restarted
     # query runs the same batch id over the same offsets again.
     for log, first_removed in (("commits", last_batch), ("offsets", last_batch + 1)):
-        for path in (checkpoint / log).iterdir():
+        for path in (checkpoint / "windows" / log).iterdir():
             if path.name.isdigit() and int(path.name) >= first_removed:
                 path.unlink()
                 (path.parent / f".{path.name}.crc").unlink(missing_ok=True)
@@ -126,25 +130,25 @@ def test_a_batch_replayed_after_a_crash_leaves_the_table_unchanged(spark, batche
 def test_rejected_records_are_written_once_with_reasons(spark, batches, chdb, names):
     batches.add(trade(1, 1), "{not json", trade(2, 2, price="abc"))
     batches.add(trade(3, 3, side="hold"), trade(4, 4))
-    checkpoint = str(batches.root / "checkpoint-rejected")
+    checkpoint = batches.root / "checkpoint"
     table = f"{names['database']}.{names['rejected_table']}"
-    _, rejected = t.parse_trades(batches.raw(spark))
-    sink = RejectedBatchWriter(ClickHouseWriter(lambda: chdb, retry_seconds=5), table, checkpoint)
+    query = run_windows(spark, batches, chdb, names, mode="update", checkpoint=checkpoint)
 
-    def run():
-        (rejected.writeStream.foreachBatch(sink).option("checkpointLocation", checkpoint)
-         .trigger(availableNow=True).start().awaitTermination())
-
-    run()
-    rows = chdb.query(f"SELECT offset, reason, raw_value, batch_id FROM {table} ORDER BY offset"
-                      ).result_rows
-    assert rows == [(1, t.BAD_JSON, "{not json", 0), (2, t.non_numeric("price"), rows[1][2], 0),
-                    (3, t.BAD_SIDE, rows[2][2], 1)]
+    rows = chdb.query(f"SELECT offset, reason, raw_value, raw_key, batch_id, received_at "
+                      f"FROM {table} ORDER BY offset").result_rows
+    key = trade(2, 2)["product_id"]
+    assert [row[:5] for row in rows] == [(1, t.BAD_JSON, "{not json", None, 0),
+                                         (2, t.non_numeric("price"), rows[1][2], key, 0),
+                                         (3, t.BAD_SIDE, rows[2][2], key, 1)]
+    assert [row[5] for row in rows] == [instant(offset / 1000) for offset in (1, 2, 3)]
     assert '"price": "abc"' in rows[1][2]
+    assert [progress["observedMetrics"][t.REJECTED_METRIC]["count"]
+            for progress in query.recentProgress][:2] == [2, 1]
+    assert final_windows(chdb, names)[0][1] == 2  # the good trades of the same batches
 
-    for path in (Path(checkpoint) / "commits").iterdir():
+    for path in (checkpoint / "windows" / "commits").iterdir():
         path.unlink()  # replay every batch
-    run()
+    run_windows(spark, batches, chdb, names, mode="update", checkpoint=checkpoint)
     assert raw_count(chdb, table) == 3
 
 
