@@ -4,10 +4,11 @@ the migrations' tables. Files stand in for Kafka: each file is one micro-batch
 (maxFilesPerTrigger=1, availableNow), so watermarks advance batch by batch.
 """
 
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
-from spark_support import Batches, instant, trade
+from spark_support import EPOCH, Batches, instant, trade
 
 from spark_jobs import stream_to_clickhouse as job
 from spark_jobs import transformations as t
@@ -176,3 +177,63 @@ def test_progress_listener_records_every_batch_and_the_late_rows(spark, batches,
     assert [row[1] for row in rows][:3] == [1, 1, 2]
     assert sum(row[2] for row in rows) == 1
     assert {row[3] for row in rows} == {str(query.id)}
+
+
+CANDLE_SECONDS = {"candles_1m": 60, "candles_5m": 300, "candles_15m": 900, "candles_1h": 3600,
+                  "candles_1d": 86400}
+
+
+def recomputed_candles(trades, seconds):
+    """Candles straight from the raw trades (each trade id once): the views' expected rows."""
+    candles = {}
+    for record in {record["trade_id"]: record for record in trades}.values():
+        at_seconds = datetime.fromisoformat(record["event_time"].replace("Z", "+00:00"))
+        offset = (at_seconds - EPOCH).total_seconds()
+        start = offset // seconds * seconds
+        candles.setdefault((record["product_id"], start), []).append(
+            ((offset, int(record["trade_id"])), Decimal(record["price"]),
+             Decimal(record["size"]), record["side"]))
+    expected = {}
+    for (product, start), rows in candles.items():
+        rows.sort()
+        prices = [price for _, price, _, _ in rows]
+        volume = sum(size for _, _, size, _ in rows)
+        expected[(product, instant(start))] = (
+            prices[0], max(prices), min(prices), prices[-1], volume,
+            sum(price * size for _, price, size, _ in rows), len(rows),
+            sum(size for _, _, size, side in rows if side == "buy"),
+            sum(size for _, _, size, side in rows if side == "sell"))
+    return expected
+
+
+def test_candles_at_every_interval_equal_a_recomputation_after_windows_are_reinserted(
+        spark, batches, chdb, names):
+    # trades on both sides of each interval's boundary, a window spread over two batches
+    # (update mode writes it twice) and a duplicate trade id
+    moments = [1, 20, 45, 59.5, 70, 299, 301, 899, 901, 3599, 3601, 86399, 86401, 86402]
+    trades = [trade(index, at_seconds, price=f"{100 + index}.{index % 7}", size=f"0.{index + 1}",
+                    side="buy" if index % 3 else "sell")
+              for index, at_seconds in enumerate(moments, start=1000)]
+    for record in trades[:4]:  # one per batch: windows written again as they grow
+        batches.add(record)
+    for start in range(4, len(trades), 2):
+        batches.add(*trades[start:start + 2])
+    batches.add(trades[3])  # the duplicate, within the watermark
+    batches.add(trade(99999, 90000))  # moves the watermark past every window above
+    writer = RecordingWriter(lambda: chdb, retry_seconds=5)
+    run_windows(spark, batches, chdb, names, mode="update", checkpoint=batches.root / "first",
+                writer=writer)
+    # a second job on a fresh checkpoint re-reads everything: every window inserted again
+    run_windows(spark, batches, chdb, names, mode="update", checkpoint=batches.root / "second",
+                writer=writer)
+
+    windows = f"{names['database']}.{names['windows_table']}"
+    inserted = sum(rows for token, rows in writer.inserts if f":{windows}:" in token)
+    assert inserted > 2 * raw_count(chdb, f"{windows}_final")
+    everything = trades + [trade(99999, 90000)]
+    for view, seconds in CANDLE_SECONDS.items():
+        rows = chdb.query(
+            f"SELECT product_id, candle_start, open, high, low, close, volume, notional, "
+            f"trade_count, buy_volume, sell_volume FROM {names['database']}.{view}").result_rows
+        assert {(row[0], row[1].replace(tzinfo=None)): tuple(row[2:]) for row in rows} == \
+            recomputed_candles(everything, seconds), view
