@@ -29,6 +29,24 @@ def connector_jars() -> list[str]:
     return CLASSPATH_FILE.read_text().strip().split(":")
 
 
+def connector_settings(env=None) -> dict[str, str]:
+    """How the driver and the executors get the connector jars.
+
+    By default the driver ships them (spark.jars) and every executor copies them into its work
+    directory when it starts: ~570 MB, nearly all of it the AWS SDK bundle S3A needs. When the
+    workers read the same jar cache at the same paths (the local stack; `python -m stack run`
+    sets SPARK_WORKERS_SHARE_CONNECTORS=true), both put the jars on their class path instead
+    and nothing is copied.
+    """
+    env = os.environ if env is None else env
+    jars = connector_jars()
+    if env.get("SPARK_WORKERS_SHARE_CONNECTORS", "").strip().lower() in ("1", "true", "yes"):
+        classpath = ":".join(jars)
+        return {"spark.driver.extraClassPath": classpath,
+                "spark.executor.extraClassPath": classpath}
+    return {"spark.jars": ",".join(jars)}
+
+
 def s3a_settings(endpoint: str, region: str, access_key: str, secret_key: str) -> dict[str, str]:
     """Hadoop S3A settings for an S3-compatible endpoint, path-style (LocalStack, MinIO, AWS)."""
     prefix = "spark.hadoop.fs.s3a."
@@ -52,7 +70,7 @@ def cluster_settings() -> dict[str, str]:
     """Settings for a driver on this host submitting to the standalone cluster."""
     host = os.environ.get("SPARK_DRIVER_HOST", "127.0.0.1")
     return {
-        "spark.jars": ",".join(connector_jars()),
+        **connector_settings(),
         "spark.driver.host": host,
         "spark.driver.bindAddress": host,
         "spark.pyspark.python": os.environ.get("PYSPARK_PYTHON", sys.executable),

@@ -176,7 +176,10 @@ def spark_services(topo: Topology) -> list[Service]:
                  "--memory", os.environ.get("SPARK_WORKER_MEMORY", "4g"),
                  "--work-dir", str(work_dir)],
         probe=partial(health.spark_worker, master_ui, spark_version()),
-        env=spark_env(topo),
+        # a finished application's directory (logs, and the connector jars when shipped) goes
+        # after an hour; the node tier's spark role keeps them a day
+        env={**spark_env(topo), "SPARK_WORKER_OPTS": "-Dspark.worker.cleanup.enabled=true "
+             "-Dspark.worker.cleanup.interval=600 -Dspark.worker.cleanup.appDataTtl=3600"},
         prepare=partial(work_dir.mkdir, parents=True, exist_ok=True),
     )
     return [master, worker]

@@ -74,3 +74,13 @@ def test_s3a_checkpoints_use_the_configured_endpoint_path_style():
     assert settings["spark.hadoop.fs.s3a.connection.ssl.enabled"] == "false"
     assert settings["spark.hadoop.fs.s3a.access.key"] == "id"
     assert "spark.hadoop.fs.s3a.access.key" not in checkpoint_s3a_settings(config, env={})
+
+
+def test_connector_jars_are_shipped_unless_the_workers_share_the_cache(monkeypatch):
+    from spark_jobs import session
+
+    monkeypatch.setattr(session, "connector_jars", lambda: ["/c/kafka.jar", "/c/aws.jar"])
+    assert session.connector_settings(env={}) == {"spark.jars": "/c/kafka.jar,/c/aws.jar"}
+    shared = session.connector_settings(env={"SPARK_WORKERS_SHARE_CONNECTORS": "true"})
+    assert shared == {"spark.driver.extraClassPath": "/c/kafka.jar:/c/aws.jar",
+                      "spark.executor.extraClassPath": "/c/kafka.jar:/c/aws.jar"}
