@@ -63,7 +63,8 @@ def query_view(client, sql: str) -> list:
 def main(argv=None) -> int:
     args = parse_args(argv)
     topo, creds = load(), secrets.load_or_create()
-    env = dict(os.environ, **creds)
+    # the local worker reads the connector jars from this host's cache (spark_jobs.session)
+    env = {"SPARK_WORKERS_SHARE_CONNECTORS": "true", **os.environ, **creds}
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     python = sys.executable
     producer = start("producer", [python, "-m", "producer", "--source", args.source], env)

@@ -51,7 +51,8 @@ def python_module(*args: str) -> list[str]:
 
 
 def local_env() -> dict[str, str]:
-    return {**secrets.load_or_create(), **os.environ}
+    """The local stack's credentials; its worker reads the connector jars from this host."""
+    return {**secrets.load_or_create(), "SPARK_WORKERS_SHARE_CONNECTORS": "true", **os.environ}
 
 
 def run_to_completion(command: list[str], timeout: float, log_name: str) -> None:
