@@ -50,12 +50,14 @@ from spark_jobs.bench_common import (
     wait_for,
     window_ends_between,
 )
+from stack.paths import STATE_DIR
 
 SUSTAINED_LATENCY_MARGIN = 5.0  # the issue's bound: p95 within floor + 5 s
 STATE_GROWTH_LIMIT = 1.25
 FEEDER_TICK = 0.01
 RSS_EVERY = 5.0
 DEFAULT_RATES = "10000,25000,40000,55000,70000"
+SPARK_WORK_DIR = STATE_DIR / "spark" / "work"  # the local worker's (stack.services)
 
 
 # --- pure logic -------------------------------------------------------------------------------
@@ -190,32 +192,54 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def _java_processes(marker: str) -> list[int]:
-    found = []
+def _processes() -> dict[int, tuple[int, str]]:
+    """{pid: (parent pid, command line)} of the processes this machine shows."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                if marker in (entry / "cmdline").read_bytes().decode(errors="replace"):
-                    found.append(int(entry.name))
-            except OSError:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                found[int(entry.name)] = (parent, (entry / "cmdline").read_bytes().decode(
+                    errors="replace"))
+            except (OSError, IndexError, ValueError):
                 continue
     return found
 
 
-class RssSampler(threading.Thread):
-    """Every RSS_EVERY seconds: (time, driver JVM RSS MB, executor JVMs' RSS MB)."""
+def descendants(processes: Mapping[int, tuple[int, str]], root: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _) in processes.items():
+        children.setdefault(parent, []).append(pid)
+    found, pending = set(), [root]
+    while pending:
+        for child in children.get(pending.pop(), []):
+            if child not in found:
+                found.add(child)
+                pending.append(child)
+    return found
 
-    def __init__(self):
+
+class RssSampler(threading.Thread):
+    """Every RSS_EVERY seconds: (time, driver JVM RSS MB, executor JVMs' RSS MB) of one job:
+    the driver is the JVM below the job's process, the executors those the local worker
+    started (their working directory is under `work_dir`; Spark in containers or on other
+    machines is not counted)."""
+
+    def __init__(self, job_pid: int, work_dir: Path):
         super().__init__(daemon=True, name="bench-rss")
+        self.job_pid, self.work_dir = job_pid, str(work_dir)
         self.samples: list[tuple[float, float, float]] = []
         self._stopping = threading.Event()
 
     def run(self) -> None:
         while not self._stopping.wait(RSS_EVERY):
             try:
-                driver = sum(_rss_mb(pid) for pid in _java_processes("SparkSubmit"))
-                executor = sum(_rss_mb(pid)
-                               for pid in _java_processes("CoarseGrainedExecutorBackend"))
+                processes = _processes()
+                driver = sum(_rss_mb(pid) for pid in descendants(processes, self.job_pid)
+                             if "SparkSubmit" in processes[pid][1])
+                executor = sum(_rss_mb(pid) for pid, (_, command) in processes.items()
+                               if "CoarseGrainedExecutorBackend" in command
+                               and os.readlink(f"/proc/{pid}/cwd").startswith(self.work_dir))
             except OSError:  # a process ended between listing and reading
                 continue
             self.samples.append((time.time(), driver, executor))
@@ -286,8 +310,8 @@ def measure(ctx: Context, client, args, database: str, topic: str) -> dict:
     floor = job_floor()
     migrate(client, default_names(database))
     feeder = Feeder(ctx.topo.kafka_bootstrap, topic, args.products, floor.window)
-    sampler = RssSampler()
     job = start_job(ctx, "sustained", topic, database)
+    sampler = RssSampler(job.pid, SPARK_WORK_DIR)
     feeder.set_rate(args.sustained_rates[0])
     feeder.start()
     sampler.start()

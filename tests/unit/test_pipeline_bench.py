@@ -137,3 +137,10 @@ def test_a_step_is_sustained_only_within_latency_feed_state_and_counts():
 def test_state_growth_needs_enough_batches():
     assert bench_sustained.growth([1.0, 2.0]) is None
     assert bench_sustained.growth([1.0, 1.0, 1.0, 1.0]) == 1.0
+
+
+def test_descendants_follow_the_parent_links():
+    processes = {10: (1, "python"), 11: (10, "java SparkSubmit"), 12: (11, "child"),
+                 20: (1, "other"), 21: (20, "java CoarseGrainedExecutorBackend")}
+    assert bench_sustained.descendants(processes, 10) == {11, 12}
+    assert bench_sustained.descendants(processes, 12) == set()
