@@ -1,4 +1,5 @@
-"""foreachBatch writers: each micro-batch's rows into ClickHouse, with an exactly-once effect.
+"""The foreachBatch writer: each micro-batch's windows and rejected records into ClickHouse,
+with an exactly-once effect.
 
 How a batch is written exactly once:
 - Every insert carries insert_deduplication_token = "<query identity>:<table>:<batch id>" (the
