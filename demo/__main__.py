@@ -18,6 +18,7 @@ from demo.view import latest_windows_sql, render
 from runtime.topology import load
 from stack import secrets
 from stack.paths import LOG_DIR
+from stack.services import LOCAL_JOB_ENV
 
 CLEAR = "\033[H\033[2J"
 
@@ -63,8 +64,7 @@ def query_view(client, sql: str) -> list:
 def main(argv=None) -> int:
     args = parse_args(argv)
     topo, creds = load(), secrets.load_or_create()
-    # the local worker reads the connector jars from this host's cache (spark_jobs.session)
-    env = {"SPARK_WORKERS_SHARE_CONNECTORS": "true", **os.environ, **creds}
+    env = {**LOCAL_JOB_ENV, **os.environ, **creds}
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     python = sys.executable
     producer = start("producer", [python, "-m", "producer", "--source", args.source], env)

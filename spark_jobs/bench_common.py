@@ -15,6 +15,7 @@ from pathlib import Path
 
 from clickhouse.client import connect
 from runtime import topology
+from spark_jobs.config import WINDOWS_QUERY
 from spark_jobs.config import parse_args as job_defaults
 
 POLL_SECONDS = 0.5
@@ -162,7 +163,8 @@ def wait_for(condition, timeout: float, what: str) -> None:
 
 def first_data_batch(client, database: str, table: str) -> bool:
     rows = client.query(f"SELECT count() FROM {database}.{table} "
-                        "WHERE query_name = 'trade_windows' AND input_rows > 0").result_rows
+                        "WHERE query_name = {query:String} AND input_rows > 0",
+                        parameters={"query": WINDOWS_QUERY}).result_rows
     return rows[0][0] > 0
 
 

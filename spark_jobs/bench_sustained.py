@@ -14,8 +14,8 @@ The ladder stops at the first rate the job does not sustain.
 Why the feeder is the bench's own: the producer's simulator path (WebSocket -> normalize ->
 Kafka) tops out near 20k trades/s on this 2-core machine by itself (19-20k/s measured with
 nothing else running), below the rates asked here. The feeder writes what the producer
-writes (the interface's JSON, key = product id, the producer's Kafka settings) with
-wall-clock event times, at ~5 us per trade.
+writes (its Trade record's JSON, key = product id, its Kafka settings) with wall-clock event
+times.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from confluent_kafka import Producer
 
 from clickhouse.migrate import default_names, migrate
 from producer.kafka_writer import producer_config
+from producer.schema import Trade, format_utc
 from runtime.health_gate import lag_from_progress
 from spark_jobs.bench_common import (
     Context,
@@ -50,6 +51,7 @@ from spark_jobs.bench_common import (
     wait_for,
     window_ends_between,
 )
+from spark_jobs.config import WINDOWS_QUERY
 
 SUSTAINED_LATENCY_MARGIN = 5.0  # the issue's bound: p95 within floor + 5 s
 STATE_GROWTH_LIMIT = 1.25
@@ -63,16 +65,15 @@ SPARK_WORK_DIR = Path(os.environ.get("BENCH_SPARK_WORK_DIR", ".state/spark/work"
 # --- pure logic -------------------------------------------------------------------------------
 
 
-def trade_value(product: str, trade_id: int, price: float, size: float, side: str,
-                event_time: str) -> bytes:
-    """One normalized trade as the producer writes it (the Kafka interface)."""
-    return (f'{{"v":1,"exchange":"coinbase","product_id":"{product}","trade_id":"{trade_id}",'
-            f'"price":"{price:.2f}","size":"{size:.8f}","side":"{side}",'
-            f'"event_time":"{event_time}"}}').encode()
+def fed_trade(product: str, trade_id: int, price: float, size: float, side: str,
+              event_time: str) -> Trade:
+    """One trade as the producer normalizes it (its record type, so the same Kafka value)."""
+    return Trade("coinbase", product, str(trade_id), f"{price:.2f}", f"{size:.8f}", side,
+                 event_time, None, event_time)
 
 
-def iso_micros(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def utc_text(epoch: float) -> str:
+    return format_utc(datetime.fromtimestamp(epoch, UTC))
 
 
 def due(rate: float, elapsed: float, sent: int) -> int:
@@ -166,14 +167,14 @@ class Feeder(threading.Thread):
             time.sleep(max(0.0, FEEDER_TICK - (time.time() - now)))
 
     def _send(self, count: int, now: float) -> None:
-        event_time = iso_micros(now)
+        event_time = utc_text(now)
         window_start = now // self.window * self.window
         produce, pick = self.producer.produce, self.random.random
         for _ in range(count):
             product = self.products[self.next_id % len(self.products)]
             price = self.prices[product] = self.prices[product] * (1 + (pick() - 0.5) * 1e-4)
-            value = trade_value(product, self.next_id, price, 0.001 + pick(),
-                                "buy" if pick() < 0.5 else "sell", event_time)
+            value = fed_trade(product, self.next_id, price, 0.001 + pick(),
+                              "buy" if pick() < 0.5 else "sell", event_time).to_json().encode()
             while True:
                 try:
                     produce(self.topic, value, product.encode())
@@ -254,9 +255,9 @@ class RssSampler(threading.Thread):
 
 def progress_between(client, database: str, table: str, start: float, end: float) -> list[dict]:
     rows = client.query(
-        f"SELECT progress_json FROM {database}.{table} WHERE query_name = 'trade_windows' "
+        f"SELECT progress_json FROM {database}.{table} WHERE query_name = {{query:String}} "
         "AND toFloat64(timestamp) BETWEEN {start:Float64} AND {end:Float64} ORDER BY timestamp",
-        parameters={"start": start, "end": end}).result_rows
+        parameters={"query": WINDOWS_QUERY, "start": start, "end": end}).result_rows
     return [json.loads(row[0]) for row in rows]
 
 
@@ -291,7 +292,7 @@ def run_step(ctx: Context, client, database: str, feeder: Feeder, rate: float, s
     for _, product, end in expected:
         key = (product, end - floor.window)
         if written.get(key) is not None and written[key] != feeder.sent_per_window[key]:
-            step.mismatches.append(f"{product} window {iso_micros(key[1])}: job "
+            step.mismatches.append(f"{product} window {utc_text(key[1])}: job "
                                    f"{written[key]} trades, fed {feeder.sent_per_window[key]}")
     return step
 

@@ -166,20 +166,11 @@ def decode_rejected(rows_json: str | None) -> pa.Table:
     Spark's to_json leaves out null fields (a record without a key has no raw_key).
     """
     records = json.loads(rows_json) if rows_json else []
-    columns = {
-        "received_at": [record.get("received_at") for record in records],
-        "reason": [record["reason"] for record in records],
-        "raw_value": [_bytes(record.get("raw_value")) for record in records],
-        "raw_key": [_bytes(record.get("raw_key")) for record in records],
-        "topic": [record["topic"] for record in records],
-        "partition": [record["partition"] for record in records],
-        "offset": [record["offset"] for record in records],
-    }
-    return pa.Table.from_pydict(columns, schema=REJECTED_SCHEMA)
-
-
-def _bytes(text: str | None) -> bytes | None:
-    return None if text is None else base64.b64decode(text)
+    for record in records:
+        for name in ("raw_value", "raw_key"):
+            if record.get(name) is not None:
+                record[name] = base64.b64decode(record[name])
+    return pa.Table.from_pylist(records, schema=REJECTED_SCHEMA)
 
 
 def rejected_rows(batch: pa.Table, batch_id: int) -> pa.Table:
@@ -195,8 +186,8 @@ class PipelineBatchWriter:
 
     The rejected records come from the observed metric transformations.REJECTED_METRIC of the
     batch being written. `observed(name)` returns that metric's row (rows, count) for the
-    current batch once the batch's plan has run, or None; the job passes a function reading
-    it from the running query (stream_to_clickhouse.current_batch_metric).
+    current batch once the batch's plan has run, or None; the job passes one reading it from
+    the running query (stream_to_clickhouse.RunningBatchMetrics).
     """
 
     def __init__(self, writer: ClickHouseWriter, windows_table: str, rejected_table: str,

@@ -24,6 +24,8 @@ OUTPUT_MODES = ("append", "update")
 # The streaming query's name: the progress table's query_name (runtime.health_gate reads it).
 WINDOWS_QUERY = "trade_windows"
 STARTING_OFFSETS = ("earliest", "latest")
+# State partitions: one per core the job gets (spark.cores.max defaults to 2).
+DEFAULT_SHUFFLE_PARTITIONS = 2
 _DURATION = re.compile(
     r"^\d+ (millisecond|second|minute|hour|day)s?$",
 )
@@ -155,7 +157,7 @@ def build_parser(env: Mapping[str, str] = os.environ) -> argparse.ArgumentParser
         "cap on Kafka records per micro-batch (default: no cap)", type=_positive_int,
     )
     option(
-        "--shuffle-partitions", "STREAM_SHUFFLE_PARTITIONS", 2,
+        "--shuffle-partitions", "STREAM_SHUFFLE_PARTITIONS", DEFAULT_SHUFFLE_PARTITIONS,
         "state partitions, one per core the job gets (spark.cores.max); fixed once a "
         "checkpoint exists", type=_positive_int,
     )

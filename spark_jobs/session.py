@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from runtime.paths import CACHE_DIR
+from spark_jobs.config import DEFAULT_SHUFFLE_PARTITIONS
 
 CLASSPATH_FILE = CACHE_DIR / "jvm" / "spark.classpath"
 
@@ -75,7 +76,8 @@ def cluster_settings() -> dict[str, str]:
         "spark.driver.bindAddress": host,
         "spark.pyspark.python": os.environ.get("PYSPARK_PYTHON", sys.executable),
         "spark.sql.session.timeZone": "UTC",
-        "spark.sql.shuffle.partitions": os.environ.get("SPARK_SHUFFLE_PARTITIONS", "2"),
+        "spark.sql.shuffle.partitions": os.environ.get(
+            "SPARK_SHUFFLE_PARTITIONS", str(DEFAULT_SHUFFLE_PARTITIONS)),
         "spark.executor.memory": os.environ.get("SPARK_EXECUTOR_MEMORY", "1g"),
         "spark.cores.max": os.environ.get("SPARK_CORES_MAX", "2"),
         # The throughput collector: ~5% more trades/s than G1 in make bench-pipeline; with a

@@ -8,6 +8,7 @@ import sys
 
 from runtime.secrets import export_lines
 from stack import lifecycle, secrets
+from stack.services import LOCAL_JOB_ENV
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,8 +74,7 @@ def env_values() -> dict[str, str]:
         "SPARK_MASTER_URL": topo.spark_master_url,
         "S3_ENDPOINT_URL": topo.s3_endpoint,
         "AWS_REGION": topo.s3_region,
-        # the local worker reads the connector jars from this host's cache (spark_jobs.session)
-        "SPARK_WORKERS_SHARE_CONNECTORS": "true",
+        **LOCAL_JOB_ENV,
     }
 
 

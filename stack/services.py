@@ -137,6 +137,11 @@ def kafka_service(topo: Topology) -> Service:
 
 # --- Spark standalone: master and one worker from the pyspark wheel ------------------------
 
+# What a job against this stack needs besides its credentials (`stack run`, the demo, the
+# integration tests): the local worker reads the connector jars from this host's cache
+# instead of copying them per application (spark_jobs.session.connector_settings).
+LOCAL_JOB_ENV = {"SPARK_WORKERS_SHARE_CONNECTORS": "true"}
+
 
 def spark_version() -> str:
     from importlib.metadata import version

@@ -22,6 +22,7 @@ from confluent_kafka import Producer
 from clickhouse.client import connect
 from stack import control, secrets
 from stack.paths import LOG_DIR
+from stack.services import LOCAL_JOB_ENV
 from tests.integration import recompute
 from tests.integration.test_stack_kafka import consume_all, create_topic
 from tests.support import wait_until
@@ -51,8 +52,8 @@ def python_module(*args: str) -> list[str]:
 
 
 def local_env() -> dict[str, str]:
-    """The local stack's credentials; its worker reads the connector jars from this host."""
-    return {**secrets.load_or_create(), "SPARK_WORKERS_SHARE_CONNECTORS": "true", **os.environ}
+    """What a job against the local stack gets: its credentials and LOCAL_JOB_ENV."""
+    return {**secrets.load_or_create(), **LOCAL_JOB_ENV, **os.environ}
 
 
 def run_to_completion(command: list[str], timeout: float, log_name: str) -> None:

@@ -106,11 +106,14 @@ def test_the_floor_is_the_watermark_plus_two_triggers_from_the_job_configuration
 
 
 def test_the_feeder_writes_the_kafka_interface_and_paces_by_elapsed_time():
-    value = json.loads(bench_sustained.trade_value("SIM0-USD", 7, 101.256, 0.5, "buy",
-                                                   "2024-01-01T00:00:00.000001Z"))
+    trade = bench_sustained.fed_trade("SIM0-USD", 7, 101.256, 0.5, "buy",
+                                      "2024-01-01T00:00:00.000001Z")
+    value = json.loads(trade.to_json())
     assert value == {"v": 1, "exchange": "coinbase", "product_id": "SIM0-USD", "trade_id": "7",
                      "price": "101.26", "size": "0.50000000", "side": "buy",
-                     "event_time": "2024-01-01T00:00:00.000001Z"}
+                     "event_time": "2024-01-01T00:00:00.000001Z", "sequence": None,
+                     "received_at": "2024-01-01T00:00:00.000001Z"}
+    assert bench_sustained.utc_text(1704067200.5) == "2024-01-01T00:00:00.500000Z"
     assert bench_sustained.due(1000, 0.5, 400) == 100
     assert bench_sustained.due(1000, 0.5, 600) == 0
 
