@@ -18,7 +18,8 @@ FASTPATH_SOURCES := $(addprefix $(FASTPATH)/,Cargo.toml Cargo.lock pyproject.tom
 	$(wildcard $(FASTPATH)/src/*.rs)
 
 .PHONY: help setup venv jars up down status env clean migrate demo job producer \
-	bench-producer bench-pipeline test test-unit test-integration lint
+	bench-producer bench-pipeline test test-unit test-integration lint dashboard \
+	dashboard-assets browser bench-dashboard dashboard-screenshot
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -43,7 +44,21 @@ $(JVM_CACHE)/%.classpath: jvm/%/pom.xml jvm/settings.xml
 	$(MVN) -f $< dependency:build-classpath -Dmdep.includeScope=runtime -Dmdep.outputFile=$@.tmp
 	mv $@.tmp $@
 
-setup: venv $(LOCALSTACK_VENV)/.installed jars  ## install everything (idempotent, cached)
+# The dashboard's front-end assets (lightweight-charts), pinned by package-lock.json and served
+# by the dashboard itself; npm keeps its download cache in ~/.npm, outside the work tree.
+DASHBOARD_ASSETS := dashboard/web/node_modules/.installed
+dashboard-assets: $(DASHBOARD_ASSETS)  ## npm ci the dashboard's chart library (no CDN at run time)
+$(DASHBOARD_ASSETS): dashboard/web/package.json dashboard/web/package-lock.json
+	@command -v npm >/dev/null || { echo "npm not found: the dashboard's assets need Node.js and npm" >&2; exit 1; }
+	npm ci --prefix dashboard/web --no-audit --no-fund --loglevel=error
+	touch $@
+
+# Debian's Chromium for the dashboard's browser tests (Playwright drives it; it never downloads
+# a browser of its own). Installed when missing: needs root, as CI runs.
+browser:  ## install Debian's chromium when /usr/bin/chromium is missing
+	@test -x /usr/bin/chromium || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
+setup: venv $(LOCALSTACK_VENV)/.installed jars $(DASHBOARD_ASSETS)  ## install everything (idempotent, cached)
 
 # --- the local stack ------------------------------------------------------------------------
 
@@ -70,6 +85,9 @@ demo: up migrate  ## the whole pipeline on the simulator (SOURCE=coinbase for li
 migrate: up  ## apply the ClickHouse migrations (idempotent; runtime.bootstrap's migrations step)
 	$(PY) -m stack run -- $(PY) -m runtime.bootstrap --steps migrations
 
+dashboard: up migrate  ## the live dashboard (candles, pipeline panel, JSON API) against the running stack
+	$(PY) -m stack run -- $(PY) -m dashboard
+
 job: up migrate  ## run the streaming job in the foreground (flags: JOB_ARGS="--available-now ...")
 	$(PY) -m stack run -- $(PY) -m spark_jobs.submit $(JOB_ARGS)
 
@@ -87,6 +105,13 @@ bench-producer: setup  ## producer replay of 1M trades vs a bare confluent-kafka
 bench-pipeline: up  ## the job on 1M Kafka trades vs ClickHouse SQL; window latency vs its floor; sustained load
 	$(PY) -m stack run -- $(PY) -m spark_jobs.bench --log-dir .state/logs $(BENCH_ARGS)
 
+# The README's picture of the dashboard, taken by its browser test.
+dashboard-screenshot: setup browser  ## re-take docs/dashboard.png (runs the dashboard's browser test)
+	DASHBOARD_SCREENSHOT=docs/dashboard.png $(VENV)/bin/pytest -q tests/integration/test_dashboard_browser.py
+
+bench-dashboard: up migrate  ## the dashboard API vs the same SQL straight to ClickHouse (a day of 1m candles), with the demo running
+	$(PY) -m stack run -- $(PY) -m dashboard.bench $(BENCH_ARGS)
+
 # --- tests ----------------------------------------------------------------------------------
 
 lint: venv  ## ruff over the Python tree, rustfmt and clippy over producer/fastpath
@@ -98,10 +123,10 @@ test-unit: venv  ## unit tests: no services needed
 	cargo test -q --locked --manifest-path $(FASTPATH)/Cargo.toml
 	$(VENV)/bin/pytest -q tests/unit
 
-test-integration: setup  ## integration tests against the real local stack (started by the tests)
+test-integration: setup browser  ## integration tests against the real local stack (started by the tests)
 	$(VENV)/bin/pytest -q tests/integration
 
-test-core: setup lint  ## lint, unit and integration tests: no Docker needed
+test-core: setup browser lint  ## lint, unit and integration tests: no Docker needed
 	cargo test -q --locked --manifest-path $(FASTPATH)/Cargo.toml
 	$(VENV)/bin/pytest -q tests
 

@@ -6,6 +6,7 @@ chdb:///abs/path opens an embedded chDB engine in this process (tests, one-off t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 import clickhouse_connect
@@ -13,9 +14,13 @@ from clickhouse_connect.driver.client import Client
 
 
 def connect(url: str, user: str = "default", password: str = "", database: str | None = None,
-            **settings) -> Client:
+            client_options: Mapping | None = None, **settings) -> Client:
+    """`settings` are ClickHouse settings for every query; `client_options` are
+    clickhouse-connect's own (timeouts, sessions)."""
+    options = dict(client_options or {})
     if url.startswith("chdb:"):
-        return clickhouse_connect.get_client(dsn=url, database=database, settings=settings)
+        return clickhouse_connect.get_client(dsn=url, database=database, settings=settings,
+                                             **options)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"ClickHouse URL {url!r} must be http(s)://host[:port] or chdb:///path")
@@ -28,4 +33,5 @@ def connect(url: str, user: str = "default", password: str = "", database: str |
         password=password,
         database=database or "",
         settings=settings,
+        **options,
     )

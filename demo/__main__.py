@@ -1,5 +1,6 @@
 """`make demo`: the simulator (or live Coinbase) -> producer -> Kafka -> Spark job -> ClickHouse,
-with a terminal view of the latest windows per product. Ctrl-C stops producer and job cleanly.
+with the dashboard in the browser (its URL is printed) and a terminal view of the latest windows
+per product. Ctrl-C stops the producer, the job and the dashboard cleanly.
 
 Expects the stack up and migrated (`make demo` does both first).
 """
@@ -54,6 +55,11 @@ def stop(name: str, process: subprocess.Popen, timeout: float = 60) -> int:
     return process.returncode
 
 
+def dashboard_host(env: dict[str, str]) -> str:
+    host = env.get("DASHBOARD_HOST") or "127.0.0.1"
+    return "127.0.0.1" if host in ("0.0.0.0", "::") else host
+
+
 def query_view(client, sql: str) -> list:
     try:
         return client.query(sql).result_rows
@@ -70,20 +76,23 @@ def main(argv=None) -> int:
     producer = start("producer", [python, "-m", "producer", "--source", args.source], env)
     job = start("job", [python, "-m", "spark_jobs.submit", "--output-mode", "update",
                         "--trigger-interval", "5 seconds"], env)
+    dashboard = start("dashboard", [python, "-m", "dashboard"], env)
+    dashboard_url = f"http://{dashboard_host(env)}:{topo.dashboard_port}/"
     client = connect(topo.clickhouse_url, topo.clickhouse_user, creds["CLICKHOUSE_PASSWORD"])
     sql = latest_windows_sql(topo.clickhouse_database, f"{topo.windows_table}_final")
     began = time.monotonic()
     try:
         while not args.duration or time.monotonic() - began < args.duration:
-            if producer.poll() is not None or job.poll() is not None:
+            if any(p.poll() is not None for p in (producer, job, dashboard)):
                 print("a component exited; see .state/logs/demo-*.log", flush=True)
                 break
-            status = f"cryptostream demo — source {args.source} — {time.strftime('%H:%M:%S')}"
+            status = (f"cryptostream demo — source {args.source} — {time.strftime('%H:%M:%S')}"
+                      f" — dashboard {dashboard_url}")
             print(CLEAR + render(query_view(client, sql), status), flush=True)
             time.sleep(args.refresh)
     except KeyboardInterrupt:
         print("\nstopping…", flush=True)
-    codes = [stop("producer", producer), stop("job", job)]
+    codes = [stop("producer", producer), stop("job", job), stop("dashboard", dashboard)]
     return 0 if all(code == 0 for code in codes) else 1
 
 

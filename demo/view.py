@@ -34,4 +34,5 @@ def format_row(row: Sequence) -> str:
 
 def render(rows: Sequence[Sequence], status: str) -> str:
     body = [format_row(r) for r in sorted(rows, key=lambda r: r[0])] or ["(no windows yet)"]
-    return "\n".join([status, "", HEADER, *body, "", "Ctrl-C stops the producer and the job."])
+    footer = "Ctrl-C stops the producer, the job and the dashboard."
+    return "\n".join([status, "", HEADER, *body, "", footer])

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 from clickhouse.client import connect
-from runtime import topology
+from runtime import env_settings, topology
 from spark_jobs.config import WINDOWS_QUERY
 
 EXIT_FAILED = 3
@@ -48,18 +48,7 @@ class Thresholds:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Thresholds:
         """GATE_<FIELD> overrides each default; a malformed value is an error naming it."""
-        values = {}
-        for name, default in asdict(cls()).items():
-            key = f"GATE_{name.upper()}"
-            if env.get(key, "") == "":
-                continue
-            try:
-                values[name] = type(default)(env[key])
-            except ValueError:
-                raise ValueError(f"{key}={env[key]!r} is not a {type(default).__name__}") from None
-            if values[name] < 0:
-                raise ValueError(f"{key}={env[key]!r} must not be negative")
-        return cls(**values)
+        return env_settings.from_env(cls(), env, "GATE_")
 
 
 @dataclass(frozen=True)
@@ -76,7 +65,8 @@ def lag_from_progress(progress: Mapping) -> int | None:
     over the Kafka sources' partitions (Spark's progress: sources[].endOffset, latestOffset)."""
     total, seen = 0, False
     for source in progress.get("sources") or []:
-        end, latest = _offsets(source.get("endOffset")), _offsets(source.get("latestOffset"))
+        end = offsets_by_partition(source.get("endOffset"))
+        latest = offsets_by_partition(source.get("latestOffset"))
         if end is None or latest is None:
             continue
         for key, offset in latest.items():
@@ -85,7 +75,7 @@ def lag_from_progress(progress: Mapping) -> int | None:
     return total if seen else None
 
 
-def _offsets(value) -> dict[tuple[str, str], int] | None:
+def offsets_by_partition(value) -> dict[tuple[str, str], int] | None:
     if isinstance(value, str):
         try:
             value = json.loads(value)

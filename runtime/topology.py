@@ -40,6 +40,7 @@ class Topology:
     rejected_table: str
     progress_table: str
     legacy_view: str
+    dashboard_port: int
     s3_port: int
     s3_region: str
     checkpoint_bucket: str
@@ -95,6 +96,7 @@ def load(path: Path = TOPOLOGY_FILE) -> Topology:
         rejected_table=ch["tables"]["rejected"],
         progress_table=ch["tables"]["progress"],
         legacy_view=ch["tables"]["legacy_view"],
+        dashboard_port=_env("DASHBOARD_PORT", raw["dashboard"]["port"]),
         s3_port=_env("S3_PORT", s3["port"]),
         s3_region=_env("AWS_REGION", s3["region"]),
         checkpoint_bucket=_env("CHECKPOINT_BUCKET", s3["checkpoint_bucket"]),

@@ -23,6 +23,9 @@ from runtime.kafka_security import java_client_config
 OUTPUT_MODES = ("append", "update")
 # The streaming query's name: the progress table's query_name (runtime.health_gate reads it).
 WINDOWS_QUERY = "trade_windows"
+# The observed metric that carries each batch's rejected records
+# (transformations.observe_rejected; the dashboard reads its count from the progress table).
+REJECTED_METRIC = "rejected_records"
 STARTING_OFFSETS = ("earliest", "latest")
 # State partitions: one per core the job gets (spark.cores.max defaults to 2).
 DEFAULT_SHUFFLE_PARTITIONS = 2

@@ -25,6 +25,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql.types import DecimalType, StringType, StructField, StructType
 
+from spark_jobs.config import REJECTED_METRIC
+
 PRICE_TYPE = DecimalType(18, 10)
 SIZE_TYPE = DecimalType(19, 8)
 STORED_DECIMAL = DecimalType(38, 18)
@@ -71,9 +73,6 @@ def out_of_range(name: str) -> str:
 def non_positive(name: str) -> str:
     return f"non-positive {name}"
 
-
-# The observed metric that carries each batch's rejected records (observe_rejected()).
-REJECTED_METRIC = "rejected_records"
 
 GOOD_COLUMNS = ("exchange", "product_id", "trade_id", "price", "size", "side", "event_time")
 REJECTED_COLUMNS = ("received_at", "reason", "raw_value", "raw_key", "topic", "partition", "offset")

@@ -16,3 +16,15 @@ def wait_until(condition, timeout: float, interval: float = 0.2, message: str = 
             raise AssertionError(f"timed out after {timeout} s waiting for {message}")
         if interval:
             time.sleep(interval)
+
+
+def wait_until_no_difference(difference, timeout: float, interval: float = 0.2,
+                             message: str = "no difference"):
+    """Poll `difference` (a description, '' when there is none) until it returns ''; fail
+    after `timeout` seconds with the last description."""
+    seen = []
+    try:
+        wait_until(lambda: not seen.append(difference()) and not seen[-1], timeout, interval,
+                   message)
+    except AssertionError as error:
+        raise AssertionError(f"{error}; last difference: {seen[-1]}") from None

@@ -44,7 +44,7 @@ PIP = [sys.executable, "-m", "pip", "--disable-pip-version-check"]
 SPARK_WHEELS = ("pyspark", "py4j")
 # What is copied into the scratch tree the project's wheel is built from.
 SOURCES = ("pyproject.toml", "README.md", "runtime", "stack", "producer", "spark_jobs",
-           "clickhouse", "demo")
+           "clickhouse", "demo", "dashboard")
 
 
 class StageError(RuntimeError):
@@ -122,7 +122,7 @@ def build_project_wheel(version: str, into: Path) -> Path:
             path = ROOT / name
             if path.is_dir():
                 shutil.copytree(path, src / name, ignore=shutil.ignore_patterns(
-                    "__pycache__", "*.pyc", "fastpath", "*.egg-info"))
+                    "__pycache__", "*.pyc", "fastpath", "*.egg-info", "node_modules"))
             elif path.exists():
                 shutil.copy2(path, src / name)
         text = (src / "pyproject.toml").read_text()
