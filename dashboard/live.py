@@ -21,12 +21,14 @@ class WindowChanges:
         self.announced: dict[tuple, int] = {}  # (exchange, product, start, version) -> updated_at
 
     def since_ms(self) -> int | None:
-        """Where the next poll starts; None: ask for the newest updated_at first."""
+        """Where the next poll starts; None: ask for the newest updated_at first (prime)."""
         return None if self.newest_ms is None else self.newest_ms - self.lookback_ms
 
-    def start_at(self, newest_ms: int) -> None:
-        """Announce only what is written from now on."""
+    def prime(self, newest_ms: int, rows: Iterable[Row]) -> None:
+        """Start from what is already there: `rows` are those written since newest_ms minus
+        the lookback, not to be announced; a row in that span that commits later is."""
         self.newest_ms = newest_ms
+        self.fresh(rows)
 
     def fresh(self, rows: Iterable[Row]) -> list[Row]:
         """The rows not announced before; remembers them."""

@@ -12,6 +12,7 @@ stream that pushes new windows and the pipeline panel.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -108,7 +109,7 @@ class Dashboard:
                     break
                 event, data = item
                 await response.write(f"event: {event}\ndata: {json.dumps(data)}\n\n".encode())
-        except (ConnectionResetError, asyncio.CancelledError):
+        except ConnectionResetError:  # the page went away
             pass
         finally:
             self.subscribers.discard(queue)
@@ -125,31 +126,46 @@ class Dashboard:
 
     # --- background loops -----------------------------------------------------------------
 
+    async def poll_windows(self) -> None:
+        """One look for new window rows; the first one only learns what is already there."""
+        since = self.changes.since_ms()
+        if since is None:
+            newest = await asyncio.to_thread(self.clickhouse.newest_update_ms)
+            self.changes.prime(newest, await asyncio.to_thread(
+                self.clickhouse.updates_since, newest - self.changes.lookback_ms))
+            return
+        fresh = self.changes.fresh(await asyncio.to_thread(self.clickhouse.updates_since, since))
+        if fresh:
+            self.publish("windows", windows_event(fresh))
+
     async def watch_windows(self) -> None:
         while True:
             try:
-                since = self.changes.since_ms()
-                if since is None:
-                    self.changes.start_at(await asyncio.to_thread(self.clickhouse.newest_update_ms))
-                else:
-                    rows = await asyncio.to_thread(self.clickhouse.updates_since, since)
-                    fresh = self.changes.fresh(rows)
-                    if fresh:
-                        self.publish("windows", windows_event(fresh))
+                await self.poll_windows()
             except Exception as error:  # noqa: BLE001 - the health loop reports ClickHouse
                 log.debug("window poll failed: %s", error_text(error))
             await asyncio.sleep(self.settings.poll_interval_s)
 
     async def watch_pipeline(self) -> None:
         while True:
-            reading = await asyncio.to_thread(read_pipeline, self.clickhouse, self.kafka)
-            if reading.trade_offsets is not None:
-                self.rate.add(reading.at, sum(reading.trade_offsets.values()))
-            self.health = pipeline.panel(reading, self.rate, self.settings.stall_after_s)
-            self.publish("health", self.health)
+            try:
+                await self.refresh_health()
+            except Exception:  # a bug here must not end the panel's updates silently
+                log.exception("the pipeline panel could not be refreshed")
             await asyncio.sleep(self.settings.health_interval_s)
 
+    async def refresh_health(self) -> None:
+        reading = await asyncio.to_thread(read_pipeline, self.clickhouse, self.kafka)
+        if reading.trade_offsets is not None:
+            self.rate.add(reading.at, sum(reading.trade_offsets.values()))
+        self.health = pipeline.panel(reading, self.rate, self.settings.stall_after_s)
+        self.publish("health", self.health)
+
     async def run_loops(self, app: web.Application):
+        # Before the server listens: what is in ClickHouse now is not news to a page that
+        # connects next (when ClickHouse is down, the loop primes once it is back).
+        with contextlib.suppress(Exception):
+            await self.poll_windows()
         tasks = [asyncio.create_task(self.watch_windows()),
                  asyncio.create_task(self.watch_pipeline())]
         yield

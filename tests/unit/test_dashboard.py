@@ -179,7 +179,7 @@ def test_the_panel_carries_every_figure_the_page_shows():
 def test_each_window_version_is_announced_once_across_overlapping_polls():
     changes = WindowChanges(lookback_ms=1000)
     assert changes.since_ms() is None
-    changes.start_at(5000)
+    changes.prime(5000, [])
     assert changes.since_ms() == 4000
     first = [("cb", "BTC-USD", 60, 1, 5100), ("cb", "ETH-USD", 60, 1, 5200)]
     assert changes.fresh(first) == first
@@ -190,9 +190,17 @@ def test_each_window_version_is_announced_once_across_overlapping_polls():
     assert changes.fresh(again) == []
 
 
+def test_rows_there_at_the_start_are_not_announced_but_late_commits_in_their_span_are():
+    changes = WindowChanges(lookback_ms=1000)
+    there = [("cb", "BTC-USD", 60, 1, 4500), ("cb", "BTC-USD", 90, 1, 5000)]
+    changes.prime(5000, there)
+    late = ("cb", "ETH-USD", 60, 1, 4700)  # an insert that started earlier, committed later
+    assert changes.fresh([*there, late]) == [late]
+
+
 def test_what_fell_behind_the_lookback_is_forgotten():
     changes = WindowChanges(lookback_ms=1000)
-    changes.start_at(0)
+    changes.prime(0, [])
     changes.fresh([("cb", "BTC-USD", 60, 1, 1000)])
     changes.fresh([("cb", "BTC-USD", 90, 1, 3000)])
     assert list(changes.announced) == [("cb", "BTC-USD", 90, 1)]
