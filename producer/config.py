@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from producer.feeds.coinbase import DEFAULT_URL as EXCHANGE_URL
+from producer.feeds.coinbase import REST_URL as EXCHANGE_REST_URL
 from producer.feeds.coinbase_advanced import DEFAULT_URL as ADVANCED_URL
 from runtime import kafka_security, topology
 
@@ -52,6 +53,15 @@ class Settings:
     reconnect_initial_delay: float
     reconnect_max_delay: float
     dedupe_capacity: int
+    backfill: str
+    rest_url: str
+    backfill_rate: float
+    backfill_burst: float
+    backfill_max_gap: int
+    backfill_max_delay: float
+    sim_drop_seconds: float
+    sim_rest_rate: float
+    sim_rest_history: int | None
     stats_interval: float
     log_level: str
 
@@ -159,6 +169,22 @@ def build_parser() -> argparse.ArgumentParser:
         "trade ids are not consecutive numbers (ticker channel, non-numeric ids)",
         200_000, type=_positive(int))
 
+    backfill = parser.add_argument_group("gap backfill over REST (Exchange matches)")
+    add(backfill, "--backfill", "BACKFILL",
+        "fetch the trades of each trade-id gap (and of the gap across a reconnect) from the "
+        "REST API", "on", choices=("on", "off"))
+    add(backfill, "--rest-url", "COINBASE_REST_URL",
+        "REST API base URL (the simulator serves its own)", EXCHANGE_REST_URL)
+    add(backfill, "--backfill-rate", "BACKFILL_RATE", "REST requests per second at most", 5.0,
+        type=_positive(float))
+    add(backfill, "--backfill-burst", "BACKFILL_BURST", "REST requests in a burst at most",
+        10.0, type=_positive(float))
+    add(backfill, "--backfill-max-gap", "BACKFILL_MAX_GAP",
+        "a gap of more trades is unfillable (counted, logged)", 10_000, type=_positive(int))
+    add(backfill, "--backfill-max-delay", "BACKFILL_MAX_DELAY",
+        "seconds after its detection a gap is given up (unfillable); keep the job's watermark "
+        "above it where exact windows matter", 120.0, type=_positive(float))
+
     kafka = parser.add_argument_group("kafka")
     add(kafka, "--sink", "PRODUCER_SINK", "kafka, or stdout (trade JSON lines, no Kafka)",
         "kafka", choices=SINKS)
@@ -190,6 +216,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive(int))
     add(sim, "--sim-malformed-every", "SIM_MALFORMED_EVERY",
         "send a malformed message after every n-th trade", type=_positive(int))
+    add(sim, "--sim-drop-seconds", "SIM_DROP_SECONDS",
+        "after the drop, refuse connections for this many seconds (trading goes on)", 0.0,
+        type=_non_negative(float))
+    add(sim, "--sim-rest-rate", "SIM_REST_RATE",
+        "the simulated REST API's rate limit, requests per second (bursts of 1.5x)", 10.0,
+        type=_positive(float))
+    add(sim, "--sim-rest-history", "SIM_REST_HISTORY",
+        "the simulated REST API keeps only the newest n trades per product", type=_positive(int))
     add(sim, "--sim-stall-after", "SIM_STALL_AFTER",
         "stall the connection once after this many messages", type=_positive(int))
     add(sim, "--sim-stall-seconds", "SIM_STALL_SECONDS", "stall length in seconds", 0.0,

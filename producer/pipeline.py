@@ -185,6 +185,20 @@ class Pipeline:
             self._on_limit()
             raise _LimitReached
 
+    def accept_backfilled(self, trades: Sequence[Trade]) -> int:
+        """Trades fetched to fill a gap (producer.rest): the same dedupe and gap bookkeeping
+        (the ids close the open gap), then the sink. Returns how many were produced."""
+        before = self.stats.produced
+        try:
+            for trade in trades:
+                self._accept(trade.product_id, trade.number, trade.to_json(), trade.trade_id)
+        except _LimitReached:
+            self._limit_reached = True
+        return self.stats.produced - before
+
+    def dead_letter(self, dead: DeadLetter, received_at: str) -> None:
+        self._dead_letter(dead, received_at)
+
     def _dead_letter(self, dead: DeadLetter, received_at: str) -> None:
         log.warning("dead letter from %s: %s", self.source, dead.reason)
         # Keyed by product when known, else by source: a fixed partition, so order is kept.

@@ -10,6 +10,7 @@ import signal
 import sys
 import time
 
+from producer.backfill import BackfillLimits
 from producer.client import BackoffPolicy, FeedClient
 from producer.config import Settings
 from producer.feeds import make_feed
@@ -17,7 +18,9 @@ from producer.feeds.coinbase import CoinbaseExchangeFeed
 from producer.kafka_writer import KafkaWriter
 from producer.pipeline import Pipeline, Sink
 from producer.recording import Recorder, read_entries, read_entry_runs, read_header, seconds
+from producer.rest import Backfiller, RestClient, RestPolicy
 from producer.simulator import Misbehaviour, SimConfig, Simulator, product_names
+from producer.simulator.rest import RestFaults
 from producer.stats import Reporter, Stats
 
 log = logging.getLogger("producer")
@@ -59,6 +62,8 @@ class Run:
         self.simulator: Simulator | None = None
         self.client: FeedClient | None = None
         self.pipeline: Pipeline | None = None
+        self.backfiller: Backfiller | None = None
+        self._backfill_task: asyncio.Task | None = None
         self.stopping = asyncio.Event()
         self._signals = 0
 
@@ -120,10 +125,13 @@ class Run:
                           # on the wall clock, ids continue across restarts like an exchange's
                           continue_ids=s.sim_start_time is None),
                 Misbehaviour(
-                    drop_after=s.sim_drop_after, duplicate_every=s.sim_duplicate_every,
+                    drop_after=s.sim_drop_after, drop_seconds=s.sim_drop_seconds,
+                    duplicate_every=s.sim_duplicate_every,
                     skip_every=s.sim_skip_every, malformed_every=s.sim_malformed_every,
                     stall_after=s.sim_stall_after, stall_seconds=s.sim_stall_seconds,
                 ),
+                rest=RestFaults(rate=s.sim_rest_rate, burst=s.sim_rest_rate * 1.5,
+                                history=s.sim_rest_history),
             )
             url = await self.simulator.start()
             feed = CoinbaseExchangeFeed(products, channel=s.channel, exchange="simulator")
@@ -135,6 +143,7 @@ class Run:
             recorder = Recorder(s.record, feed=feed.name, exchange=feed.exchange,
                                 channel=feed.channel, products=feed.products, source=s.source)
         self.pipeline = self._pipeline(feed, recorder, source=s.source)
+        self._start_backfill(feed)
         self.client = FeedClient(
             url, feed, self.pipeline, self.stats,
             watchdog_timeout=s.watchdog_timeout,
@@ -144,6 +153,24 @@ class Run:
         if self.stopping.is_set():
             return
         await self.client.run()
+
+    def _start_backfill(self, feed) -> None:
+        s = self.settings
+        if s.backfill != "on":
+            return
+        if not feed.contiguous_trade_ids:
+            log.info("backfill: off for %s %s (its trade ids are not consecutive)", feed.name,
+                     feed.channel)
+            return
+        url = self.simulator.rest_url if self.simulator is not None else s.rest_url
+        client = RestClient(url, RestPolicy(rate=s.backfill_rate, burst=s.backfill_burst),
+                            self.stats)
+        self.backfiller = Backfiller(client, self.pipeline, feed.exchange,
+                                     BackfillLimits(max_gap_trades=s.backfill_max_gap),
+                                     max_delay_s=s.backfill_max_delay)
+        self.pipeline.gaps.on_gap = self.backfiller.on_gap
+        self._backfill_task = asyncio.create_task(self.backfiller.run())
+        log.info("backfill: gaps are filled from %s", url)
 
     def _pipeline(self, feed, recorder, source: str) -> Pipeline:
         pipeline = Pipeline(feed, self.sink, self.stats, source=source, recorder=recorder,
@@ -181,6 +208,11 @@ class Run:
                     self.pipeline.recorder.flush()
 
     async def _close(self) -> None:
+        if self._backfill_task is not None:
+            self._backfill_task.cancel()
+            await asyncio.gather(self._backfill_task, return_exceptions=True)
+            self.backfiller.abandon()
+            await self.backfiller.client.close()
         if self.pipeline is not None and self.pipeline.recorder is not None:
             self.pipeline.recorder.close()
         if self.simulator is not None:

@@ -24,6 +24,14 @@ class Stats:
     watchdog_timeouts: int = 0
     delivery_errors: int = 0
     backpressure: int = 0  # times the local Kafka queue was full
+    # Gap backfill over REST (producer.rest): gaps are counted in ``gaps`` above.
+    backfill_requests: int = 0  # REST requests sent
+    backfill_rate_limited: int = 0  # 429 answers (waited out, then retried)
+    gaps_filled: int = 0  # gaps whose every missing trade was fetched
+    gaps_unfillable: int = 0  # gaps (or their remainder) given up, each logged with why
+    trades_backfilled: int = 0  # trades produced from REST pages
+    backfill_latency_ms: int = 0  # the last filled gap: from its detection to its last trade
+    backfill_latency_max_ms: int = 0
     started: float = field(default_factory=time.monotonic)
 
     def snapshot(self) -> dict:
@@ -52,7 +60,10 @@ class Reporter:
             f"duplicates={current['duplicates']} gaps={current['gaps']} "
             f"missing={current['missing']} reconnects={current['reconnects']} "
             f"watchdog={current['watchdog_timeouts']} feed_errors={current['feed_errors']} "
-            f"delivery_errors={current['delivery_errors']} backpressure={current['backpressure']}"
+            f"delivery_errors={current['delivery_errors']} backpressure={current['backpressure']} "
+            f"backfilled={current['trades_backfilled']} gaps_filled={current['gaps_filled']} "
+            f"unfillable={current['gaps_unfillable']} "
+            f"backfill_latency={current['backfill_latency_ms']}ms"
         )
 
     def final(self) -> str:

@@ -69,10 +69,13 @@ class GapDetector:
     """
 
     def __init__(self, keep: int = 10_000, max_open_gaps: int = 10_000,
-                 on_change: Callable[[], None] | None = None):
+                 on_change: Callable[[], None] | None = None,
+                 on_gap: Callable[[Gap], None] | None = None):
         """``on_change()`` is called whenever ``gap_count``, ``missing`` or ``late`` change
-        (rarely), so a caller can mirror them without checking on every trade."""
+        (rarely), so a caller can mirror them without checking on every trade; ``on_gap(gap)``
+        for each gap of trade ids (not of Advanced Trade message numbers), e.g. to backfill."""
         self._on_change = on_change or (lambda: None)
+        self.on_gap = on_gap
         self._last_trade: dict[str, int] = {}
         self._first_trade: dict[str, int] = {}
         # per product: the open gaps' [first, last] ranges, oldest first
@@ -128,6 +131,8 @@ class GapDetector:
         log.warning("gap: %s", gap)
         if gap.detected_by != "sequence_num":
             self._keep_open(gap)
+            if self.on_gap is not None:
+                self.on_gap(gap)
         self._on_change()
         return gap
 

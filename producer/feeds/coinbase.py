@@ -121,6 +121,34 @@ class CoinbaseExchangeFeed:
         )
 
 
+REST_URL = "https://api.exchange.coinbase.com"
+
+
+def rest_trade(exchange: str, product_id: str, item, received_at: str) -> Trade:
+    """One trade of ``GET /products/{product_id}/trades``: ``{"time", "trade_id", "price",
+    "size", "side"}``. As on the WebSocket, ``side`` is the MAKER's side (the REST reference
+    says so: "buy" = the maker was a buy order = a down-tick), so it is inverted to the taker's.
+    No ``sequence``: REST trades carry none (null in the record)."""
+    if not isinstance(item, dict):
+        raise NormalizationError(f"trade is not an object: {item!r}"[:200])
+    side = require(item, "side")
+    if side not in TAKER_SIDE_FROM_MAKER:
+        raise NormalizationError(f"invalid side: {side!r} (expected 'buy' or 'sell')")
+    number = check_int(require(item, "trade_id"), "trade_id")
+    return Trade(
+        exchange=exchange,
+        product_id=check_product_id(product_id),
+        trade_id=str(number),
+        price=check_decimal(require(item, "price"), "price"),
+        size=check_decimal(require(item, "size"), "size"),
+        side=TAKER_SIDE_FROM_MAKER[side],
+        event_time=check_time(require(item, "time")),
+        sequence=None,
+        received_at=received_at,
+        number=number,
+    )
+
+
 def _product_hint(raw: str) -> str | None:
     """The product id of a rejected message, when it has a usable one (for the DLQ key)."""
     try:

@@ -1,4 +1,5 @@
-"""A local WebSocket server speaking the Coinbase Exchange protocol, with misbehaviour on demand.
+"""A local WebSocket server speaking the Coinbase Exchange protocol, with misbehaviour on demand,
+and the REST API's trade history beside it (simulator/rest.py).
 
 Clients subscribe exactly as to ws-feed.exchange.coinbase.com: ``subscribe`` / ``unsubscribe``
 with ``product_ids`` and ``channels`` (names or ``{"name","product_ids"}`` objects); the server
@@ -24,6 +25,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 from producer.simulator.market import Market, SimTrade
+from producer.simulator.rest import RestFaults, RestServer, TradeHistory
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,7 @@ class Misbehaviour:
 
     drop_after: int | None = None  # close the connection after this many messages ...
     max_drops: int = 1  # ... this many times in total
+    drop_seconds: float = 0.0  # ... and refuse new connections for this long after each drop
     stall_after: int | None = None  # stop sending (TCP stays open) after this many messages ...
     stall_seconds: float = 0.0  # ... for this long
     max_stalls: int = 1
@@ -93,9 +96,13 @@ class _Client:
 
 class Simulator:
     def __init__(self, config: SimConfig, misbehaviour: Misbehaviour | None = None,
-                 host: str = "127.0.0.1", port: int = 0):
+                 host: str = "127.0.0.1", port: int = 0, rest: RestFaults | None = None):
         self.config = config
         self.misbehaviour = misbehaviour or Misbehaviour()
+        self.history = TradeHistory()
+        self.rest = RestServer(self.history, config.products, rest or RestFaults())
+        self.refused = 0
+        self._down_until = 0.0
         self.market = Market(config.products, config.seed, config.id_offset())
         self.host, self.port = host, port
         self.generated: list[SimTrade] = []
@@ -115,11 +122,17 @@ class Simulator:
     def url(self) -> str:
         return f"ws://{self.host}:{self.port}"
 
+    @property
+    def rest_url(self) -> str:
+        """The REST API's base URL (simulator.rest), once started."""
+        return self.rest.url
+
     async def start(self) -> str:
         self._server = await serve(self._handle, self.host, self.port, max_size=1 << 20)
         self.port = self._server.sockets[0].getsockname()[1]
+        await self.rest.start(self.host)
         self._spawn(self._heartbeats())
-        log.info("simulator listening on %s", self.url)
+        log.info("simulator listening on %s (REST %s)", self.url, self.rest_url)
         return self.url
 
     async def stop(self) -> None:
@@ -128,6 +141,7 @@ class Simulator:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        await self.rest.stop()
 
     async def __aenter__(self) -> Simulator:
         await self.start()
@@ -158,6 +172,7 @@ class Simulator:
 
     def _publish(self, trade: SimTrade) -> None:
         self.generated.append(trade)
+        self.history.add(trade)
         for client in self._clients:
             for channel in ("matches", "ticker"):
                 if trade.product_id in client.subscriptions.get(channel, ()):
@@ -173,6 +188,10 @@ class Simulator:
     # -- connections ----------------------------------------------------------------------
 
     async def _handle(self, ws: ServerConnection) -> None:
+        if time.monotonic() < self._down_until:  # a simulated outage after a drop
+            self.refused += 1
+            await ws.close(code=1013, reason="simulated outage: try again later")
+            return
         client = _Client(ws)
         self.connections += 1
         self._clients.add(client)
@@ -263,7 +282,9 @@ class Simulator:
             await asyncio.sleep(bad.stall_seconds)
         if bad.drop_after and client.sent == bad.drop_after and self.drops < bad.max_drops:
             self.drops += 1
-            log.info("simulator dropping a connection after %d messages", client.sent)
+            self._down_until = time.monotonic() + bad.drop_seconds
+            log.info("simulator dropping a connection after %d messages (down for %.1fs)",
+                     client.sent, bad.drop_seconds)
             with contextlib.suppress(ConnectionClosed):
                 await client.ws.close(code=1011, reason="simulated failure")
             raise _Dropped

@@ -14,6 +14,7 @@ from producer.client import BackoffPolicy, FeedClient
 from producer.feeds.coinbase import CoinbaseExchangeFeed
 from producer.pipeline import MemorySink, Pipeline
 from producer.simulator import Market, Misbehaviour, SimConfig, SimTrade, Simulator
+from producer.simulator.rest import RestFaults
 from producer.stats import Stats
 
 PRODUCTS = ["BTC-USD", "ETH-USD", "SOL-USD"]
@@ -32,8 +33,8 @@ class Harness:
     """A simulator, the Exchange feed client connected to it, and an in-memory sink."""
 
     def __init__(self, config: SimConfig, misbehaviour: Misbehaviour | None = None,
-                 watchdog: float = 5.0, port: int = 0):
-        self.sim = Simulator(config, misbehaviour, port=port)
+                 watchdog: float = 5.0, port: int = 0, rest: RestFaults | None = None):
+        self.sim = Simulator(config, misbehaviour, port=port, rest=rest)
         self.sink, self.stats = MemorySink(), Stats()
         self.feed = CoinbaseExchangeFeed(config.products, exchange="simulator")
         self.pipeline = Pipeline(self.feed, self.sink, self.stats, source="simulator")
