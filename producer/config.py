@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from producer.feeds.coinbase import DEFAULT_URL as EXCHANGE_URL
 from producer.feeds.coinbase import REST_URL as EXCHANGE_REST_URL
 from producer.feeds.coinbase_advanced import DEFAULT_URL as ADVANCED_URL
+from producer.feeds.coinbase_advanced import REST_URL as ADVANCED_REST_URL
 from runtime import kafka_security, topology
 
 SOURCES = ("coinbase", "coinbase-advanced", "simulator", "replay")
@@ -54,16 +55,22 @@ class Settings:
     reconnect_max_delay: float
     dedupe_capacity: int
     backfill: str
-    rest_url: str
+    rest_url: str | None
     backfill_rate: float
     backfill_burst: float
     backfill_max_gap: int
     backfill_max_delay: float
     sim_drop_seconds: float
+    sim_protocol: str
     sim_rest_rate: float
     sim_rest_history: int | None
     stats_interval: float
     log_level: str
+
+    def rest_base_url(self) -> str:
+        if self.rest_url:
+            return self.rest_url
+        return ADVANCED_REST_URL if self.source == "coinbase-advanced" else EXCHANGE_REST_URL
 
     def feed_url(self) -> str:
         if self.url:
@@ -171,10 +178,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     backfill = parser.add_argument_group("gap backfill over REST (Exchange matches)")
     add(backfill, "--backfill", "BACKFILL",
-        "fetch the trades of each trade-id gap (and of the gap across a reconnect) from the "
-        "REST API", "on", choices=("on", "off"))
+        "fetch what the WebSocket missed from the REST API: each trade-id gap (Exchange), "
+        "each span after a reconnect or a lost message (Advanced Trade)", "on",
+        choices=("on", "off"))
     add(backfill, "--rest-url", "COINBASE_REST_URL",
-        "REST API base URL (the simulator serves its own)", EXCHANGE_REST_URL)
+        f"REST API base URL; default per source: {EXCHANGE_REST_URL} (coinbase), "
+        f"{ADVANCED_REST_URL} (coinbase-advanced); the simulator serves its own")
     add(backfill, "--backfill-rate", "BACKFILL_RATE", "REST requests per second at most", 5.0,
         type=_positive(float))
     add(backfill, "--backfill-burst", "BACKFILL_BURST", "REST requests in a burst at most",
@@ -216,6 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive(int))
     add(sim, "--sim-malformed-every", "SIM_MALFORMED_EVERY",
         "send a malformed message after every n-th trade", type=_positive(int))
+    add(sim, "--sim-protocol", "SIM_PROTOCOL",
+        "the WebSocket protocol the simulator speaks (the matching feed connects)", "exchange",
+        choices=("exchange", "advanced"))
     add(sim, "--sim-drop-seconds", "SIM_DROP_SECONDS",
         "after the drop, refuse connections for this many seconds (trading goes on)", 0.0,
         type=_non_negative(float))

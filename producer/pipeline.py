@@ -105,6 +105,11 @@ class Pipeline:
         self._limit: int | None = None
         self._on_limit = None
         self._limit_reached = False
+        # Hooks for a time-based backfill (producer.rest.TimeBackfiller): each trade the
+        # checked path normalizes, each new connection, each lost-message gap. None: off.
+        self.on_trade = None
+        self.on_connection = None
+        self.on_message_gap = None
 
     def limit(self, max_trades: int, on_reached) -> None:
         """Call ``on_reached()`` once, when ``max_trades`` trades have been produced; messages
@@ -113,6 +118,8 @@ class Pipeline:
 
     def on_connect(self, url: str, received_at: str) -> None:
         self.gaps.new_connection()
+        if self.on_connection is not None:
+            self.on_connection()
         if self.recorder is not None:
             self.recorder.write_connect(url, received_at)
 
@@ -152,13 +159,17 @@ class Pipeline:
                 return
         for event in self.feed.normalize(raw, received_at):
             if type(event) is Trade:
+                if self.on_trade is not None:
+                    self.on_trade(event)
                 self._accept(event.product_id, event.number, event.to_json(), event.trade_id)
             elif type(event) is DeadLetter:
                 self._dead_letter(event, received_at)
             elif type(event) is Heartbeat:
                 self.gaps.observe_heartbeat(event.product_id, event.last_trade_id)
             elif type(event) is MessageSequence:
-                self.gaps.observe_message_sequence(event.sequence_num)
+                gap = self.gaps.observe_message_sequence(event.sequence_num)
+                if gap is not None and self.on_message_gap is not None:
+                    self.on_message_gap(gap)
             elif type(event) is FeedError:
                 self.stats.feed_errors += 1
                 log.error("feed error from %s: %s (reason: %s)", self.source, event.message,
@@ -188,13 +199,17 @@ class Pipeline:
     def accept_backfilled(self, trades: Sequence[Trade]) -> int:
         """Trades fetched to fill a gap (producer.rest): the same dedupe and gap bookkeeping
         (the ids close the open gap), then the sink. Returns how many were produced."""
-        before = self.stats.produced
+        stats = self.stats
+        before, duplicates = stats.produced, stats.duplicates
         try:
             for trade in trades:
                 self._accept(trade.product_id, trade.number, trade.to_json(), trade.trade_id)
         except _LimitReached:
             self._limit_reached = True
-        return self.stats.produced - before
+        # A page overlapping what the WebSocket delivered is not a duplicate from the feed.
+        stats.backfill_already_had += stats.duplicates - duplicates
+        stats.duplicates = duplicates
+        return stats.produced - before
 
     def dead_letter(self, dead: DeadLetter, received_at: str) -> None:
         self._dead_letter(dead, received_at)

@@ -28,7 +28,15 @@ from dataclasses import dataclass, field
 import aiohttp
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
-from producer.backfill import BackfillLimits, GapFill, PageError, TokenBucket, too_large
+from producer.backfill import (
+    BackfillLimits,
+    GapFill,
+    PageError,
+    TimeFill,
+    TokenBucket,
+    too_large,
+    unix_time,
+)
 from producer.client import BackoffPolicy, now_text
 from producer.pipeline import Pipeline
 from producer.schema import DeadLetter, Trade
@@ -129,8 +137,9 @@ def _seconds(text: str | None) -> float:
         return 0.0
 
 
-class Backfiller:
-    """Fills the Exchange feed's trade-id gaps from ``GET /products/{id}/trades``."""
+class BackfillWorker:
+    """A queue of fills worked one at a time beside the live stream; the counters; the
+    bookkeeping shared by the id-based and the time-based backfill."""
 
     def __init__(self, client: RestClient, pipeline: Pipeline, exchange: str,
                  limits: BackfillLimits | None = None, max_delay_s: float = 120.0,
@@ -140,8 +149,73 @@ class Backfiller:
         self.limits = limits or BackfillLimits()
         self.max_delay_s = max_delay_s
         self.attempts = attempts
-        self.queue: asyncio.Queue[GapFill] = asyncio.Queue()
+        self.queue: asyncio.Queue = asyncio.Queue()
         self.busy = False
+
+    @property
+    def idle(self) -> bool:
+        return self.queue.empty() and not self.busy
+
+    def joined(self, fill):
+        return fill
+
+    async def run(self) -> None:
+        while True:
+            fill = self.joined(await self.queue.get())
+            self.busy = True
+            try:
+                await self.fill(fill)
+            except Exception:  # a bug in one fill must not end backfilling
+                log.exception("backfill of %s failed", fill.describe())
+                self._unfillable(fill.describe(), None, "an internal error")
+            finally:
+                self.busy = False
+
+    async def fill(self, fill) -> None:
+        raise NotImplementedError
+
+    def expired(self, fill) -> str | None:
+        if time.monotonic() - fill.detected_at > self.max_delay_s:
+            return f"not filled within {self.max_delay_s:.0f} s of its detection"
+        return None
+
+    async def _produce(self, trades: list[Trade]) -> None:
+        if trades:
+            trades.sort(key=lambda t: (t.event_time, t.number or 0))
+            self.stats.trades_backfilled += self.pipeline.accept_backfilled(trades)
+            sink = self.pipeline.sink
+            sink.submit()
+            if sink.backlogged:
+                await sink.drain()
+
+    def _dead_letters(self, rejected, product: str, received_at: str) -> None:
+        for why, item in rejected:
+            self.pipeline.dead_letter(DeadLetter(f"backfill: {why}", json.dumps(item), product),
+                                      received_at)
+
+    def _filled(self, fill, gaps: int = 1) -> None:
+        self.stats.gaps_filled += gaps
+        latency = int((time.monotonic() - fill.detected_at) * 1000)
+        self.stats.backfill_latency_ms = latency
+        self.stats.backfill_latency_max_ms = max(self.stats.backfill_latency_max_ms, latency)
+        log.info("backfill: %s filled in %d ms (%d pages, %d trades)", fill.describe(), latency,
+                 fill.pages, fill.found)
+
+    def abandon(self) -> None:
+        """At shutdown: the fills still queued are unfillable (counted and logged)."""
+        while not self.queue.empty():
+            fill = self.queue.get_nowait()
+            self._unfillable(fill.describe(), None, "the producer stopped first",
+                             gaps=len(getattr(fill, "gaps", [fill])))
+
+    def _unfillable(self, what: str, missing: int | None, reason: str, gaps: int = 1) -> None:
+        self.stats.gaps_unfillable += gaps
+        count = "" if missing is None else f"{missing} trades "
+        log.warning("backfill: %s: %sunfillable: %s", what, count, reason)
+
+
+class Backfiller(BackfillWorker):
+    """Fills the Exchange feed's trade-id gaps from ``GET /products/{id}/trades``."""
 
     def on_gap(self, gap: Gap) -> None:
         if too_large(gap, self.limits):
@@ -164,28 +238,12 @@ class Backfiller:
             self.queue.put_nowait(other)
         return fill
 
-    @property
-    def idle(self) -> bool:
-        return self.queue.empty() and not self.busy
-
-    async def run(self) -> None:
-        while True:
-            fill = self.joined(await self.queue.get())
-            self.busy = True
-            try:
-                await self.fill(fill)
-            except Exception:  # a bug in one fill must not end backfilling
-                log.exception("backfill of %s failed", fill.describe())
-                self._unfillable(fill.describe(), fill.count - fill.found, "an internal error")
-            finally:
-                self.busy = False
-
     async def fill(self, fill: GapFill) -> None:
         found: list[Trade] = []
         reason = None
         while not fill.done:
-            if time.monotonic() - fill.detected_at > self.max_delay_s:
-                reason = f"not filled within {self.max_delay_s:.0f} s of its detection"
+            reason = self.expired(fill)
+            if reason:
                 break
             try:
                 page = await self._page(fill)
@@ -199,12 +257,7 @@ class Backfiller:
         await self._produce(found)
         missing = fill.count - fill.found
         if reason is None and missing == 0:
-            self.stats.gaps_filled += len(fill.gaps)
-            latency = int((time.monotonic() - fill.detected_at) * 1000)
-            self.stats.backfill_latency_ms = latency
-            self.stats.backfill_latency_max_ms = max(self.stats.backfill_latency_max_ms, latency)
-            log.info("backfill: %s filled in %d ms (%d pages)", fill.describe(), latency,
-                     fill.pages)
+            self._filled(fill, gaps=len(fill.gaps))
         else:
             self._unfillable(fill.describe(), missing, reason or "some trades were unusable",
                              gaps=len(fill.gaps))
@@ -226,28 +279,106 @@ class Backfiller:
                     raise RestError(f"unusable page: {error}") from None
                 log.warning("backfill: unusable page (%s); asking again", error)
                 continue
-            for why, item in rejected:
-                self.pipeline.dead_letter(DeadLetter(f"backfill: {why}", json.dumps(item),
-                                                     fill.product), received_at)
+            self._dead_letters(rejected, fill.product, received_at)
             return wanted if body else None
         return None
 
-    async def _produce(self, trades: list[Trade]) -> None:
-        if trades:
-            trades.sort(key=lambda t: t.number)
-            self.stats.trades_backfilled += self.pipeline.accept_backfilled(trades)
-            sink = self.pipeline.sink
-            sink.submit()
-            if sink.backlogged:
-                await sink.drain()
 
-    def abandon(self) -> None:
-        """At shutdown: the gaps still queued are unfillable (counted and logged)."""
+
+class TimeBackfiller(BackfillWorker):
+    """Fills Advanced Trade's holes by time: after a reconnect or a lost message, each
+    product's span from its last trade seen to its next trade is fetched from the public
+    market trades endpoint, and the dedupe drops what was already sent. A span longer than
+    ``max_span_s`` is unfillable. Which trades a span missed cannot be known from times alone,
+    so an aged-out history shows as missing trade ids (when ids are numeric), not here."""
+
+    PATH = "/api/v3/brokerage/market/products/{}/ticker"
+
+    def __init__(self, *args, max_span_s: float = 600.0, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_span_s = max_span_s
+        self.last_seen: dict[str, float] = {}  # product -> newest event time produced
+        self.suspects: dict[str, float] = {}  # product -> start of a span to fetch
+        self.connections = 0
+
+    def attach(self, pipeline: Pipeline) -> None:
+        pipeline.on_trade = self.on_trade
+        pipeline.on_connection = self.on_connection
+        pipeline.on_message_gap = lambda gap: self.suspect_all()
+
+    def on_connection(self) -> None:
+        self.connections += 1
+        if self.connections > 1:
+            self.suspect_all()
+
+    def suspect_all(self) -> None:
+        for product, moment in self.last_seen.items():
+            self.suspects.setdefault(product, moment)
+
+    def on_trade(self, trade: Trade) -> None:
+        moment, product = unix_time(trade.event_time), trade.product_id
+        start = self.suspects.get(product)
+        if start is not None and moment > start:
+            del self.suspects[product]
+            fill = TimeFill(product, start, moment, time.monotonic())
+            if moment - start > self.max_span_s:
+                self._unfillable(fill.describe(), None, f"a span longer than "
+                                 f"{self.max_span_s:.0f} s")
+            else:
+                self.queue.put_nowait(fill)
+        if moment > self.last_seen.get(product, float("-inf")):
+            self.last_seen[product] = moment
+
+    def joined(self, fill: TimeFill) -> TimeFill:
+        """``fill`` widened to the queued spans of its product (one walk, fewer requests, while
+        the span stays within ``max_span_s``); the others stay queued, in order."""
+        rest = []
         while not self.queue.empty():
-            fill = self.queue.get_nowait()
-            self._unfillable(fill.describe(), fill.count, "the producer stopped first",
-                             gaps=len(fill.gaps))
+            other = self.queue.get_nowait()
+            if (other.product == fill.product and
+                    max(fill.end, other.end) - min(fill.start, other.start) <= self.max_span_s):
+                fill.start, fill.end = min(fill.start, other.start), max(fill.end, other.end)
+                fill.detected_at = min(fill.detected_at, other.detected_at)
+                fill.spans += 1
+            else:
+                rest.append(other)
+        for other in rest:
+            self.queue.put_nowait(other)
+        return fill
 
-    def _unfillable(self, what: str, missing: int, reason: str, gaps: int = 1) -> None:
-        self.stats.gaps_unfillable += gaps
-        log.warning("backfill: %s: %d trades unfillable: %s", what, missing, reason)
+    async def fill(self, fill: TimeFill) -> None:
+        found: list[Trade] = []
+        reason = None
+        while not fill.done:
+            reason = self.expired(fill)
+            if reason:
+                break
+            try:
+                found.extend(await self._page(fill))
+            except RestError as error:
+                reason = str(error)
+                break
+        await self._produce(found)
+        if reason is None:
+            self._filled(fill, gaps=fill.spans)
+        else:
+            self._unfillable(fill.describe(), None, reason, gaps=fill.spans)
+
+    async def _page(self, fill: TimeFill) -> list[Trade]:
+        for attempt in range(1, self.attempts + 1):
+            body, _ = await self.client.get_json(self.PATH.format(fill.product),
+                                                 fill.request(self.limits))
+            received_at = now_text()
+            try:
+                wanted, rejected = fill.take(body, self.exchange, received_at, self.limits)
+            except PageError as error:
+                if attempt == self.attempts:
+                    self.pipeline.dead_letter(DeadLetter(
+                        f"backfill page for {fill.product} {fill.describe()}: {error}",
+                        json.dumps(body)[:100_000], fill.product), received_at)
+                    raise RestError(f"unusable page: {error}") from None
+                log.warning("backfill: unusable page (%s); asking again", error)
+                continue
+            self._dead_letters(rejected, fill.product, received_at)
+            return wanted
+        return []

@@ -15,10 +15,11 @@ from producer.client import BackoffPolicy, FeedClient
 from producer.config import Settings
 from producer.feeds import make_feed
 from producer.feeds.coinbase import CoinbaseExchangeFeed
+from producer.feeds.coinbase_advanced import CoinbaseAdvancedFeed
 from producer.kafka_writer import KafkaWriter
 from producer.pipeline import Pipeline, Sink
 from producer.recording import Recorder, read_entries, read_entry_runs, read_header, seconds
-from producer.rest import Backfiller, RestClient, RestPolicy
+from producer.rest import Backfiller, RestClient, RestPolicy, TimeBackfiller
 from producer.simulator import Misbehaviour, SimConfig, Simulator, product_names
 from producer.simulator.rest import RestFaults
 from producer.stats import Reporter, Stats
@@ -123,7 +124,7 @@ class Run:
                 SimConfig(products, rate=s.sim_rate, seed=s.sim_seed, max_trades=s.max_trades,
                           start_time=s.sim_start_time, time_step=s.sim_time_step,
                           # on the wall clock, ids continue across restarts like an exchange's
-                          continue_ids=s.sim_start_time is None),
+                          continue_ids=s.sim_start_time is None, protocol=s.sim_protocol),
                 Misbehaviour(
                     drop_after=s.sim_drop_after, drop_seconds=s.sim_drop_seconds,
                     duplicate_every=s.sim_duplicate_every,
@@ -134,7 +135,9 @@ class Run:
                                 history=s.sim_rest_history),
             )
             url = await self.simulator.start()
-            feed = CoinbaseExchangeFeed(products, channel=s.channel, exchange="simulator")
+            feed = (CoinbaseAdvancedFeed(products, exchange="simulator")
+                    if s.sim_protocol == "advanced"
+                    else CoinbaseExchangeFeed(products, channel=s.channel, exchange="simulator"))
         else:
             feed = make_feed(s.source, s.products, s.channel)
             url = s.feed_url()
@@ -158,19 +161,22 @@ class Run:
         s = self.settings
         if s.backfill != "on":
             return
-        if not feed.contiguous_trade_ids:
-            log.info("backfill: off for %s %s (its trade ids are not consecutive)", feed.name,
-                     feed.channel)
+        if feed.name == "coinbase" and feed.channel != "matches":
+            log.info("backfill: off for the ticker channel (its trade ids skip by design)")
             return
-        url = self.simulator.rest_url if self.simulator is not None else s.rest_url
+        url = self.simulator.rest_url if self.simulator is not None else s.rest_base_url()
         client = RestClient(url, RestPolicy(rate=s.backfill_rate, burst=s.backfill_burst),
                             self.stats)
-        self.backfiller = Backfiller(client, self.pipeline, feed.exchange,
-                                     BackfillLimits(max_gap_trades=s.backfill_max_gap),
-                                     max_delay_s=s.backfill_max_delay)
-        self.pipeline.gaps.on_gap = self.backfiller.on_gap
+        options = {"limits": BackfillLimits(max_gap_trades=s.backfill_max_gap),
+                   "max_delay_s": s.backfill_max_delay}
+        if feed.name == "coinbase":
+            self.backfiller = Backfiller(client, self.pipeline, feed.exchange, **options)
+            self.pipeline.gaps.on_gap = self.backfiller.on_gap
+        else:
+            self.backfiller = TimeBackfiller(client, self.pipeline, feed.exchange, **options)
+            self.backfiller.attach(self.pipeline)
         self._backfill_task = asyncio.create_task(self.backfiller.run())
-        log.info("backfill: gaps are filled from %s", url)
+        log.info("backfill: %s fills from %s", type(self.backfiller).__name__, url)
 
     def _pipeline(self, feed, recorder, source: str) -> Pipeline:
         pipeline = Pipeline(feed, self.sink, self.stats, source=source, recorder=recorder,

@@ -30,6 +30,7 @@ class Stats:
     gaps_filled: int = 0  # gaps whose every missing trade was fetched
     gaps_unfillable: int = 0  # gaps (or their remainder) given up, each logged with why
     trades_backfilled: int = 0  # trades produced from REST pages
+    backfill_already_had: int = 0  # trades on REST pages already produced (dropped)
     backfill_latency_ms: int = 0  # the last filled gap: from its detection to its last trade
     backfill_latency_max_ms: int = 0
     started: float = field(default_factory=time.monotonic)

@@ -118,24 +118,42 @@ class CoinbaseAdvancedFeed:
         return out
 
     def _trade(self, item: object, sequence: int, received_at: str, where: str) -> Trade:
-        if not isinstance(item, dict):
-            raise NormalizationError(f"invalid trade{where}: expected an object")
-        side = require(item, "side", where)
-        if side not in _SIDES:
-            raise NormalizationError(f"invalid side{where}: {side!r} (expected 'BUY' or 'SELL')")
-        trade_id = check_trade_id_text(require(item, "trade_id", where), where)
-        return Trade(
-            exchange=self.exchange,
-            product_id=check_product_id(require(item, "product_id", where), where),
-            trade_id=trade_id,
-            price=check_decimal(require(item, "price", where), "price", where),
-            size=check_decimal(require(item, "size", where), "size", where),
-            side=_SIDES[side],
-            event_time=check_time(require(item, "time", where), "time", where),
-            sequence=sequence,
-            received_at=received_at,
-            number=int(trade_id) if trade_id.isdigit() else None,
-        )
+        return parse_trade(self.exchange, item, sequence, received_at, where)
+
+
+def parse_trade(exchange: str, item: object, sequence: int | None, received_at: str,
+                where: str = "") -> Trade:
+    """One trade object, as the WebSocket's market_trades and the REST market trades send it."""
+    if not isinstance(item, dict):
+        raise NormalizationError(f"invalid trade{where}: expected an object")
+    side = require(item, "side", where)
+    if side not in _SIDES:
+        raise NormalizationError(f"invalid side{where}: {side!r} (expected 'BUY' or 'SELL')")
+    trade_id = check_trade_id_text(require(item, "trade_id", where), where)
+    return Trade(
+        exchange=exchange,
+        product_id=check_product_id(require(item, "product_id", where), where),
+        trade_id=trade_id,
+        price=check_decimal(require(item, "price", where), "price", where),
+        size=check_decimal(require(item, "size", where), "size", where),
+        side=_SIDES[side],
+        event_time=check_time(require(item, "time", where), "time", where),
+        sequence=sequence,
+        received_at=received_at,
+        number=int(trade_id) if trade_id.isdigit() else None,
+    )
+
+
+REST_URL = "https://api.coinbase.com"
+
+
+def rest_trade(exchange: str, product_id: str, item: object, received_at: str) -> Trade:
+    """A trade of ``GET /api/v3/brokerage/market/products/{product_id}/ticker`` (same shape
+    and side convention as the WebSocket's); one for another product is refused."""
+    trade = parse_trade(exchange, item, None, received_at)
+    if trade.product_id != product_id:
+        raise NormalizationError(f"a trade for {trade.product_id} in the page of {product_id}")
+    return trade
 
 
 def _trade_order(trade: Trade) -> tuple:

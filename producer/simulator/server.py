@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from producer.simulator import advanced
 from producer.simulator.market import Market, SimTrade
 from producer.simulator.rest import RestFaults, RestServer, TradeHistory
 
@@ -58,6 +59,13 @@ class SimConfig:
     # than that many trades a second per product. Off: the n-th trade of a seed is always the
     # same, ids included (tests).
     continue_ids: bool = False
+    # The WebSocket protocol: "exchange" (ws-feed.exchange.coinbase.com) or "advanced"
+    # (advanced-trade-ws.coinbase.com, market_trades and heartbeats; simulator/advanced.py).
+    protocol: str = "exchange"
+
+    def __post_init__(self):
+        if self.protocol not in ("exchange", "advanced"):
+            raise ValueError(f"protocol must be 'exchange' or 'advanced', got {self.protocol!r}")
 
     def id_offset(self, now: float | None = None) -> int:
         if not self.continue_ids:
@@ -92,6 +100,7 @@ class _Client:
     subscriptions: dict[str, set[str]] = field(default_factory=dict)
     sent: int = 0
     trades_seen: int = 0
+    sequence_num: int = 0  # Advanced Trade: the next message's number on this connection
 
 
 class Simulator:
@@ -174,14 +183,18 @@ class Simulator:
         self.generated.append(trade)
         self.history.add(trade)
         for client in self._clients:
-            for channel in ("matches", "ticker"):
+            for channel in ("matches", "ticker", "market_trades"):
                 if trade.product_id in client.subscriptions.get(channel, ()):
                     client.queue.put_nowait((channel, trade))
 
     async def _heartbeats(self) -> None:
+        beats = 0
         while True:
             await asyncio.sleep(self.config.heartbeat_interval)
+            beats += 1
             for client in self._clients:
+                if "heartbeats" in client.subscriptions:
+                    client.queue.put_nowait(("control", advanced.heartbeat(beats)))
                 for product in sorted(client.subscriptions.get("heartbeat", ())):
                     client.queue.put_nowait(("heartbeat", self.market.heartbeat(product)))
 
@@ -213,6 +226,9 @@ class Simulator:
         except ValueError as exc:
             await self._error(client, "Failed to parse request", str(exc))
             return
+        if self.config.protocol == "advanced":
+            await self._on_advanced_request(client, msg)
+            return
         kind = msg.get("type")
         if kind not in ("subscribe", "unsubscribe"):
             await self._error(client, "Failed to subscribe", f"{kind!r} is not a valid type")
@@ -236,6 +252,25 @@ class Simulator:
         if kind == "subscribe" and self._market_task is None:
             self._market_task = self._spawn(self._run_market())
 
+    async def _on_advanced_request(self, client: _Client, msg: dict) -> None:
+        try:
+            kind, channel, products = advanced.requested(msg, set(self.config.products))
+        except ValueError as exc:
+            await client.queue.put(("control", advanced.error(f"Failed to subscribe: {exc}")))
+            return
+        current = client.subscriptions.setdefault(channel, set())
+        new = products - current if kind == "subscribe" else set()
+        if kind == "subscribe":
+            current |= products
+        else:
+            current -= products
+        await client.queue.put(("control", advanced.subscriptions(client.subscriptions)))
+        if channel == "market_trades" and new:
+            recent = [t for p in sorted(new) for t in self.history.trades.get(p, [])[-50:]]
+            await client.queue.put(("control", advanced.snapshot(recent[::-1])))
+        if kind == "subscribe" and channel == "market_trades" and self._market_task is None:
+            self._market_task = self._spawn(self._run_market())
+
     def _queue_last_matches(self, client: _Client, products: list[str]) -> None:
         for product in products:
             last = self.market.books[product].last
@@ -251,14 +286,14 @@ class Simulator:
         try:
             while True:
                 kind, item = await client.queue.get()
-                if kind in ("matches", "ticker"):
+                if kind in ("matches", "ticker", "market_trades"):
                     client.trades_seen += 1
                     n = client.trades_seen
                     if _every(bad.skip_every, n):
                         self.skipped.append(item)
+                        client.sequence_num += kind == "market_trades"  # a lost frame
                         continue
-                    text = json.dumps(item.match_message() if kind == "matches"
-                                      else _ticker(item))
+                    text = self._trade_text(client, kind, item)
                     await self._send(client, text)
                     if _every(bad.duplicate_every, n):
                         self.duplicated.append(item)
@@ -267,10 +302,24 @@ class Simulator:
                         broken = MALFORMED[len(self.malformed) % len(MALFORMED)]
                         self.malformed.append(broken)
                         await self._send(client, broken)
+                elif "channel" in item:  # an Advanced Trade message: numbered in an envelope
+                    await self._send(client, json.dumps(self._envelope(client, item)))
                 else:
                     await self._send(client, json.dumps(item))
         except (ConnectionClosed, _Dropped):
             pass
+
+    def _trade_text(self, client: _Client, kind: str, trade: SimTrade) -> str:
+        if kind == "matches":
+            return json.dumps(trade.match_message())
+        if kind == "ticker":
+            return json.dumps(_ticker(trade))
+        return json.dumps(self._envelope(client, advanced.update(trade)))
+
+    @staticmethod
+    def _envelope(client: _Client, body: dict) -> dict:
+        client.sequence_num += 1
+        return advanced.envelope(body, client.sequence_num - 1)
 
     async def _send(self, client: _Client, text: str) -> None:
         bad = self.misbehaviour

@@ -1,6 +1,7 @@
-"""No trade lost across disconnects, end to end on the local stack: the producer, as its own
-process on the simulator, loses its connection for seconds (trading goes on) and has frames
-withheld; it fills every gap from the simulator's REST API. The trades topic then holds the
+"""No trade lost across disconnects, end to end on the local stack, for both feeds: the
+producer, as its own process on the simulator (Exchange or Advanced Trade protocol), loses its
+connection for seconds (trading goes on) and has frames withheld; it fills every hole from the
+simulator's REST API. The trades topic then holds the
 simulator's full trade list exactly (rebuilt here from the seed: none missing, none twice), and
 the job's windows in ClickHouse equal a recomputation from that list."""
 
@@ -39,9 +40,11 @@ def full_trade_list() -> set[tuple]:
             for t in (market.next_trade(config.event_time(i)) for i in range(TRADES))}
 
 
-@pytest.fixture(scope="module")
-def backfilled(stack):
-    name = f"backfill_{uuid.uuid4().hex[:8]}"
+@pytest.fixture(scope="module", params=["exchange", "advanced"])
+def backfilled(stack, request):
+    """The same market through each feed: Exchange (gaps by trade id) and Advanced Trade
+    (holes by time)."""
+    name = f"backfill_{request.param}_{uuid.uuid4().hex[:8]}"
     topic = f"{name}_trades"
     create_topic(stack.kafka_bootstrap, topic, stack.kafka_partitions)
     create_topic(stack.kafka_bootstrap, f"{topic}.dlq", 1)
@@ -49,10 +52,11 @@ def backfilled(stack):
         "producer", "--source", "simulator", "--sim-products", str(PRODUCTS),
         "--sim-seed", str(SEED), "--sim-rate", "2000", "--max-trades", str(TRADES),
         "--sim-start-time", START, "--sim-time-step", str(STEP),
+        "--sim-protocol", request.param,
         "--sim-drop-after", "4000", "--sim-drop-seconds", "2", "--sim-skip-every", "97",
         "--topic", topic, "--dlq-topic", f"{topic}.dlq",
         "--bootstrap-servers", stack.kafka_bootstrap, "--stats-interval", "1",
-    ), timeout=300, log_name="backfill-producer")
+    ), timeout=300, log_name=f"backfill-producer-{request.param}")
     records = consume_all(stack.kafka_bootstrap, topic, TRADES, timeout=120)
     return name, topic, [value.encode() for _, value, _ in records]
 
@@ -73,7 +77,7 @@ def test_the_windows_equal_a_recomputation_from_the_full_list(stack, credentials
     migrate(name)
     # Backfilled trades reach Kafka after later live ones: a watermark longer than the run
     # (update mode writes every window) keeps every one of them in its window.
-    job = JobRun("backfill", name, topic, checkpoint(stack, name), "--available-now",
+    job = JobRun(name, name, topic, checkpoint(stack, name), "--available-now",
                  "--output-mode", "update", "--watermark", "1 hour")
     assert job.start().wait() == 0, job.log
     client = connect(stack.clickhouse_url, stack.clickhouse_user,

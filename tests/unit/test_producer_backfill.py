@@ -7,16 +7,20 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from datetime import UTC, datetime
 from urllib.request import urlopen
 
 import pytest
 from test_producer_simulator import FAST, PRODUCTS, Harness, until
 
-from producer.backfill import BackfillLimits, GapFill, PageError, TokenBucket
+from producer.backfill import BackfillLimits, GapFill, PageError, TimeFill, TokenBucket
 from producer.feeds.coinbase import rest_trade
-from producer.rest import Backfiller, RestClient, RestPolicy
+from producer.feeds.coinbase_advanced import CoinbaseAdvancedFeed
+from producer.pipeline import Pipeline
+from producer.rest import Backfiller, RestClient, RestPolicy, TimeBackfiller
 from producer.schema import NormalizationError
 from producer.simulator import Misbehaviour, SimConfig
+from producer.simulator.advanced import trade_json as advanced_trade_json
 from producer.simulator.rest import RestFaults, rest_json
 from producer.tracking import Gap
 
@@ -303,3 +307,87 @@ def test_error_pages_and_garbled_pages_are_retried_until_the_gap_is_filled():
     assert h.sim.rest.failed > 0 and h.sim.rest.garbled > 0
     assert_every_trade_once(h)
     assert h.stats.gaps_unfillable == 0
+
+
+# --- Advanced Trade: holes by time ---------------------------------------------------------
+
+class AdvancedHarness(BackfillHarness):
+    """The simulator speaking Advanced Trade, the Advanced Trade feed, the time backfill."""
+
+    def __init__(self, config: SimConfig, misbehaviour: Misbehaviour | None = None, **kwargs):
+        config.protocol = "advanced"
+        super().__init__(config, misbehaviour, **kwargs)
+        self.feed = CoinbaseAdvancedFeed(config.products, exchange="simulator")
+        self.pipeline = Pipeline(self.feed, self.sink, self.stats, source="simulator")
+
+    async def start(self, start_server: bool = True) -> None:
+        await Harness.start(self, start_server)
+        client = RestClient(self.sim.rest_url, self.policy, self.stats)
+        self.backfiller = TimeBackfiller(client, self.pipeline, "simulator",
+                                         max_delay_s=self.max_delay_s)
+        self.backfiller.attach(self.pipeline)
+        self.backfill_task = asyncio.create_task(self.backfiller.run())
+
+
+def test_advanced_trade_holes_after_a_drop_and_lost_frames_are_filled_by_time():
+    bad = Misbehaviour(drop_after=300, max_drops=2, drop_seconds=0.6, skip_every=41,
+                       duplicate_every=31)
+
+    async def scenario():
+        h = AdvancedHarness(SimConfig(PRODUCTS, rate=1000, seed=29, max_trades=2500), bad)
+        await h.start()
+        await until(h.settled, timeout=60, what="every hole filled")
+        await h.stop()
+        return h
+
+    h = asyncio.run(scenario())
+    assert h.sim.drops == 2 and h.sim.refused >= 1 and len(h.sim.skipped) > 0
+    assert_every_trade_once(h)
+    assert h.stats.trades_backfilled >= len(h.sim.skipped)
+    assert h.stats.gaps_filled >= 2 and h.stats.gaps_unfillable == 0
+
+
+def test_the_simulated_advanced_trade_api_answers_a_time_span_newest_first():
+    async def scenario():
+        h = AdvancedHarness(SimConfig(PRODUCTS, rate=2000, seed=3, max_trades=600,
+                                      start_time=datetime(2024, 1, 1, tzinfo=UTC),
+                                      time_step=0.5))
+        await h.start()
+        await until(h.sim.finished.is_set, what="the market to finish")
+        base = f"{h.sim.rest_url}/api/v3/brokerage/market/products"
+        answers = await asyncio.to_thread(lambda: [
+            fetch(f"{base}/ETH-USD/ticker?limit=3&start=1704067210&end=1704067230"),
+            fetch(f"{base}/ETH-USD/ticker?limit=0"),
+        ])
+        await h.stop()
+        return h, answers
+
+    h, ((status, _, body), (refused, _, error)) = asyncio.run(scenario())
+    eth = [t for t in h.sim.generated if t.product_id == "ETH-USD"
+           and "2024-01-01T00:00:10" <= t.time <= "2024-01-01T00:00:30.000000Z"]
+    assert status == 200 and body["trades"] == [advanced_trade_json(t) for t in eth[::-1][:3]]
+    assert body["trades"][0]["side"] in ("BUY", "SELL")
+    assert refused == 400 and "limit is required" in error["message"]
+
+
+def test_a_time_span_walks_down_by_full_pages_and_refuses_trades_outside_it():
+    limits = BackfillLimits(page_size=2)
+    fill = TimeFill("BTC-USD", start=100.0, end=200.5, detected_at=0)
+    assert fill.request(limits) == {"limit": 2, "start": "100", "end": "201"}
+
+    def at(seconds: float, trade_id: int) -> dict:
+        moment = datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return {"trade_id": str(trade_id), "product_id": "BTC-USD", "price": "1", "size": "1",
+                "side": "BUY", "time": moment}
+
+    wanted, _ = fill.take({"trades": [at(200, 9), at(150, 8)]}, "cb", "now", limits)
+    assert [t.trade_id for t in wanted] == ["9", "8"] and not fill.done and fill.end == 150
+    wanted, _ = fill.take({"trades": [at(120, 7)]}, "cb", "now", limits)
+    assert [t.trade_id for t in wanted] == ["7"] and fill.done and fill.found == 3
+    with pytest.raises(PageError, match="outside the asked span"):
+        TimeFill("BTC-USD", 100.0, 200.0, 0).take({"trades": [at(300, 1)]}, "cb", "now", limits)
+    with pytest.raises(PageError, match="no 'trades' array"):
+        TimeFill("BTC-USD", 100.0, 200.0, 0).take({"error": "x"}, "cb", "now", limits)
+    _, rejected = TimeFill("BTC-USD", 100.0, 200.0, 0).take(
+        {"trades": [{**at(150, 1), "product_id": "ETH-USD"}]}, "cb", "now", limits)
+    assert rejected[0][0] == "a trade for ETH-USD in the page of BTC-USD"
