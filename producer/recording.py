@@ -9,7 +9,10 @@ it). Then one line per received message and one per connection:
   ``"raw":`` and the closing brace (no escaping, and replay needs no second JSON decode);
 - ``{"received_at":"...","text":"<the message as a JSON string>"}``: any other message (not
   JSON, multi-line, binary frames decoded with backslash escapes);
-- ``{"received_at":"...","event":"connect","url":"ws://..."}``: a new connection.
+- ``{"received_at":"...","event":"connect","url":"ws://..."}``: a new connection;
+- ``{"received_at":"...","event":"rest","path":"/products/BTC-USD/trades","params":{...},
+  "body":"<the answer's text>"}``: an answer a gap backfill received (producer.rest); replay
+  passes these to the backfill (producer.rest_replay), not to the pipeline.
 """
 
 from __future__ import annotations
@@ -76,6 +79,10 @@ class Recorder:
         self._file.write(json.dumps({"received_at": received_at, "event": "connect",
                                      "url": url}) + "\n")
 
+    def write_rest(self, received_at: str, path: str, params: dict, body: str) -> None:
+        self._file.write(json.dumps({"received_at": received_at, "event": "rest", "path": path,
+                                     "params": params, "body": body}) + "\n")
+
     def flush(self) -> None:
         self._file.flush()
 
@@ -120,8 +127,12 @@ def read_entry_runs(path: str | Path, chunk_bytes: int = CHUNK_BYTES) -> Iterato
             entries, others, lines, consumed = split_recording(buffer, not chunk)
             for index, offset, line in others:
                 entries[index] = _parse_line(line, f"{path}:{number + offset}")
-            yield from _runs(entries, [index for index, _, _ in others
-                                       if entries[index][1] is None])
+            if any(entries[index] is None for index, _, _ in others):
+                entries = [entry for entry in entries if entry is not None]
+                connects = [i for i, entry in enumerate(entries) if entry[1] is None]
+            else:
+                connects = [index for index, _, _ in others if entries[index][1] is None]
+            yield from _runs(entries, connects)
             if not chunk:
                 return
             number, rest = number + lines, buffer[consumed:]
@@ -138,7 +149,8 @@ def _runs(entries: list[tuple], connects: list[int]) -> Iterator[list[tuple]]:
         yield entries[start:] if start else entries
 
 
-def _parse_line(line: bytes, where: str) -> Entry:
+def _parse_line(line: bytes, where: str) -> Entry | None:
+    """The entry of a line that is not an embedded message; None for a REST answer."""
     try:
         entry = json.loads(line.decode("utf-8"))
     except UnicodeDecodeError as exc:
@@ -153,7 +165,30 @@ def _parse_line(line: bytes, where: str) -> Entry:
         return Entry(entry["received_at"], json.dumps(entry["raw"], ensure_ascii=False))
     if entry.get("event") == "connect":
         return Entry(entry["received_at"], None, entry.get("url", ""))
+    if entry.get("event") == "rest":
+        return None
     raise RecordingError(f"{where}: expected raw, text or event")
+
+
+class RestAnswer(NamedTuple):
+    received_at: str
+    path: str
+    params: dict
+    body: str
+
+
+def read_rest_answers(path: str | Path) -> list[RestAnswer]:
+    """The REST answers kept in a recording, in order."""
+    answers = []
+    with Path(path).open(encoding="utf-8") as file:
+        file.readline()
+        for line in file:
+            if '"event": "rest"' not in line:
+                continue
+            entry = json.loads(line)
+            answers.append(RestAnswer(entry["received_at"], entry["path"], entry["params"],
+                                      entry["body"]))
+    return answers
 
 
 def seconds(received_at: str) -> float:

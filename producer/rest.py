@@ -24,6 +24,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import aiohttp
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
@@ -39,6 +40,7 @@ from producer.backfill import (
 )
 from producer.client import BackoffPolicy, now_text
 from producer.pipeline import Pipeline
+from producer.recording import Recorder
 from producer.schema import DeadLetter, Trade
 from producer.stats import Stats
 from producer.tracking import Gap
@@ -69,11 +71,22 @@ class RateLimited(Retryable):
         self.retry_after = retry_after
 
 
+class Answer(NamedTuple):
+    body: object  # the JSON body
+    headers: dict[str, str]
+    received_at: str
+
+
 class RestClient:
-    def __init__(self, base_url: str, policy: RestPolicy, stats: Stats):
+    """``recorder``: each 200 answer is kept in the recording, so a replay can answer the
+    same questions without the network (``producer.rest_replay``)."""
+
+    def __init__(self, base_url: str, policy: RestPolicy, stats: Stats,
+                 recorder: Recorder | None = None):
         self.base_url = base_url.rstrip("/")
         self.policy = policy
         self.stats = stats
+        self.recorder = recorder
         self.bucket = TokenBucket(policy.rate, policy.burst)
         self._session: aiohttp.ClientSession | None = None
 
@@ -81,7 +94,7 @@ class RestClient:
         if self._session is not None:
             await self._session.close()
 
-    async def get_json(self, path: str, params: dict) -> tuple[object, dict[str, str]]:
+    async def get_json(self, path: str, params: dict) -> Answer:
         """The JSON body and the headers of a 200 answer, after the retries the policy allows."""
         retrying = AsyncRetrying(
             wait=self._wait, stop=stop_after_attempt(self.policy.attempts),
@@ -92,7 +105,7 @@ class RestClient:
                 return await self._get_once(path, params)
         raise AssertionError("unreachable")  # reraise=True: the last error is raised
 
-    async def _get_once(self, path: str, params: dict) -> tuple[object, dict[str, str]]:
+    async def _get_once(self, path: str, params: dict) -> Answer:
         await asyncio.sleep(self.bucket.delay(time.monotonic()))
         if self._session is None:
             self._session = aiohttp.ClientSession(
@@ -115,9 +128,13 @@ class RestClient:
         if status != 200:
             raise RestError(f"GET {url}: HTTP {status}: {text[:200]}")
         try:
-            return json.loads(text), headers
+            body = json.loads(text)
         except ValueError as error:
             raise Retryable(f"GET {url}: the body is not JSON ({error}): {text[:200]!r}") from None
+        received_at = now_text()
+        if self.recorder is not None:
+            self.recorder.write_rest(received_at, path, params, text)
+        return Answer(body, headers, received_at)
 
     def _wait(self, state: RetryCallState) -> float:
         backoff = self.policy.backoff.wait()(state)
@@ -266,8 +283,8 @@ class Backfiller(BackfillWorker):
         """The next page's trades inside the gap; None when the history has nothing older."""
         path = f"/products/{fill.product}/trades"
         for attempt in range(1, self.attempts + 1):
-            body, headers = await self.client.get_json(path, fill.request(self.limits))
-            received_at = now_text()
+            body, headers, received_at = await self.client.get_json(
+                path, fill.request(self.limits))
             try:
                 wanted, rejected = fill.take(body, headers.get("CB-AFTER"), self.exchange,
                                              received_at)
@@ -366,9 +383,8 @@ class TimeBackfiller(BackfillWorker):
 
     async def _page(self, fill: TimeFill) -> list[Trade]:
         for attempt in range(1, self.attempts + 1):
-            body, _ = await self.client.get_json(self.PATH.format(fill.product),
-                                                 fill.request(self.limits))
-            received_at = now_text()
+            body, _, received_at = await self.client.get_json(self.PATH.format(fill.product),
+                                                              fill.request(self.limits))
             try:
                 wanted, rejected = fill.take(body, self.exchange, received_at, self.limits)
             except PageError as error:

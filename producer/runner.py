@@ -18,8 +18,16 @@ from producer.feeds.coinbase import CoinbaseExchangeFeed
 from producer.feeds.coinbase_advanced import CoinbaseAdvancedFeed
 from producer.kafka_writer import KafkaWriter
 from producer.pipeline import Pipeline, Sink
-from producer.recording import Recorder, read_entries, read_entry_runs, read_header, seconds
+from producer.recording import (
+    Recorder,
+    read_entries,
+    read_entry_runs,
+    read_header,
+    read_rest_answers,
+    seconds,
+)
 from producer.rest import Backfiller, RestClient, RestPolicy, TimeBackfiller
+from producer.rest_replay import RecordedRest
 from producer.simulator import Misbehaviour, SimConfig, Simulator, product_names
 from producer.simulator.rest import RestFaults
 from producer.stats import Reporter, Stats
@@ -157,16 +165,19 @@ class Run:
             return
         await self.client.run()
 
-    def _start_backfill(self, feed) -> None:
+    def _start_backfill(self, feed, client=None) -> None:
+        """Backfill for ``feed`` from ``client``: by default the REST API (the simulator's
+        own for --source simulator); a replay passes the recording's answers."""
         s = self.settings
         if s.backfill != "on":
             return
         if feed.name == "coinbase" and feed.channel != "matches":
             log.info("backfill: off for the ticker channel (its trade ids skip by design)")
             return
-        url = self.simulator.rest_url if self.simulator is not None else s.rest_base_url()
-        client = RestClient(url, RestPolicy(rate=s.backfill_rate, burst=s.backfill_burst),
-                            self.stats)
+        if client is None:
+            url = self.simulator.rest_url if self.simulator is not None else s.rest_base_url()
+            client = RestClient(url, RestPolicy(rate=s.backfill_rate, burst=s.backfill_burst),
+                                self.stats, recorder=self.pipeline.recorder)
         options = {"limits": BackfillLimits(max_gap_trades=s.backfill_max_gap),
                    "max_delay_s": s.backfill_max_delay}
         if feed.name == "coinbase":
@@ -176,7 +187,8 @@ class Run:
             self.backfiller = TimeBackfiller(client, self.pipeline, feed.exchange, **options)
             self.backfiller.attach(self.pipeline)
         self._backfill_task = asyncio.create_task(self.backfiller.run())
-        log.info("backfill: %s fills from %s", type(self.backfiller).__name__, url)
+        log.info("backfill: %s fills from %s", type(self.backfiller).__name__,
+                 getattr(client, "base_url", "the recording"))
 
     def _pipeline(self, feed, recorder, source: str) -> Pipeline:
         pipeline = Pipeline(feed, self.sink, self.stats, source=source, recorder=recorder,
@@ -193,7 +205,19 @@ class Run:
                          exchange=header["exchange"])
         source = header.get("source", header["feed"])
         self.pipeline = pipeline = self._pipeline(feed, None, source=source)
+        self._start_backfill(feed, RecordedRest(read_rest_answers(s.file)))
         await replay(s.file, pipeline, s.speed, self.stopping)
+        await self._settle_backfill()
+
+    async def _settle_backfill(self) -> None:
+        """Let the backfill finish what the replay's gaps asked for (bounded by its delay)."""
+        if self.backfiller is None:
+            return
+        deadline = time.monotonic() + self.settings.backfill_max_delay
+        while not self.backfiller.idle and time.monotonic() < deadline:
+            if self.stopping.is_set():
+                return
+            await asyncio.sleep(0.01)
 
     async def _monitor(self) -> None:
         s = self.settings

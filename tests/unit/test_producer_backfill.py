@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from urllib.request import urlopen
 
 import pytest
+from test_producer_cli import finished, producer
 from test_producer_simulator import FAST, PRODUCTS, Harness, until
 
 from producer.backfill import BackfillLimits, GapFill, PageError, TimeFill, TokenBucket
@@ -391,3 +392,33 @@ def test_a_time_span_walks_down_by_full_pages_and_refuses_trades_outside_it():
     _, rejected = TimeFill("BTC-USD", 100.0, 200.0, 0).take(
         {"trades": [{**at(150, 1), "product_id": "ETH-USD"}]}, "cb", "now", limits)
     assert rejected[0][0] == "a trade for ETH-USD in the page of BTC-USD"
+
+
+# --- recordings keep the REST answers ------------------------------------------------------
+
+@pytest.mark.parametrize("protocol", ["exchange", "advanced"])
+def test_a_replay_fills_the_same_holes_from_the_recording_without_the_network(tmp_path,
+                                                                              protocol):
+    recording = tmp_path / "sim.jsonl"
+    code, live, err = finished(producer(
+        "--source", "simulator", "--sim-protocol", protocol, "--sink", "stdout",
+        "--max-trades", "1500", "--sim-rate", "1500", "--sim-seed", "41",
+        "--sim-start-time", "2024-01-01T00:00:00Z", "--sim-drop-after", "300",
+        "--sim-drop-seconds", "0.5", "--sim-skip-every", "31", "--record", str(recording)))
+    assert code == 0, err
+    produced = [identity(line) for line in live.splitlines()]
+    assert len(produced) == len(set(produced)) == 1500
+    assert '"event": "rest"' in recording.read_text()
+
+    # The simulator (and its REST API) is gone: the replay has only the recording.
+    code, replayed, err = finished(producer(
+        "--source", "replay", "--file", str(recording), "--speed", "0", "--sink", "stdout"))
+    assert code == 0, err
+    again = [identity(line) for line in replayed.splitlines()]
+    assert len(again) == len(set(again)) and set(again) == set(produced)
+    assert "gaps_unfillable=0" in err and "trades_backfilled=0" not in err
+
+
+def identity(line: str) -> tuple:
+    t = json.loads(line)
+    return (t["product_id"], t["trade_id"], t["price"], t["size"], t["side"], t["event_time"])
