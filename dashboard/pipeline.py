@@ -36,6 +36,18 @@ class NewestWindow:
 
 
 @dataclass(frozen=True)
+class ProducerCounters:
+    """The producer's newest row in producer_stats (written with --stats-table on)."""
+    age_s: float
+    gaps: int
+    gaps_filled: int
+    gaps_unfillable: int
+    trades_backfilled: int
+    backfill_latency_max_ms: int
+    reconnects: int
+
+
+@dataclass(frozen=True)
 class Reading:
     """One look at the pipeline. An error string replaces what could not be read."""
     at: float                                  # monotonic seconds
@@ -48,6 +60,7 @@ class Reading:
     newest_window: NewestWindow | None = None
     rejected: int | None = None
     rejected_reasons: tuple[Reason, ...] = ()
+    producer: ProducerCounters | None = None
 
 
 def live_lag(trade_offsets: Mapping | None, batch: Batch | None) -> int | None:
@@ -118,6 +131,8 @@ def panel(reading: Reading, rate: ProducerRate, stall_after_s: float) -> dict:
             "records_per_s": None if per_second is None else round(per_second, 1),
             "idle_s": None if idle is None else round(idle, 1),
         },
+        "backfill": None if reading.producer is None else {
+            **asdict(reading.producer), "age_s": round(reading.producer.age_s, 1)},
         "kafka": {"lag": live_lag(reading.trade_offsets, batch),
                   "dead_letters": reading.dead_letters,
                   "dead_letter_reasons": [asdict(r) for r in reading.dead_letter_reasons]},

@@ -16,7 +16,7 @@ from confluent_kafka import Consumer, TopicPartition
 from clickhouse.client import connect
 from dashboard.config import Settings
 from dashboard.params import CandleRequest, Market
-from dashboard.pipeline import Batch, NewestWindow, Reading, Reason
+from dashboard.pipeline import Batch, NewestWindow, ProducerCounters, Reading, Reason
 from runtime import kafka_topics
 from runtime.topology import Topology
 from spark_jobs.config import REJECTED_METRIC, WINDOWS_QUERY
@@ -58,6 +58,7 @@ class ClickHouseReader:
         self.windows = f"{self.db}.{topo.windows_table}"
         self.rejected = f"{self.db}.{topo.rejected_table}_final"
         self.progress = f"{self.db}.{topo.progress_table}"
+        self.producer_stats = f"{self.db}.{topo.producer_stats_table}"
         self._connect = partial(
             connect, topo.clickhouse_url, topo.clickhouse_user, password, client_options={
                 "autogenerate_session_id": False,  # one client shared by the server's threads
@@ -134,6 +135,18 @@ class ClickHouseReader:
             f"SELECT window_start, dateDiff('millisecond', updated_at, now64(3)) / 1000 "
             f"FROM {self.windows} ORDER BY updated_at DESC, window_start DESC LIMIT 1")
         return NewestWindow(iso_utc(rows[0][0]), float(rows[0][1])) if rows else None
+
+    def producer_counters(self) -> ProducerCounters | None:
+        """The producer's newest counters; None when it does not write them (--stats-table
+        off) or the table is not there."""
+        try:
+            rows = self.query(
+                f"SELECT dateDiff('millisecond', recorded_at, now64(3)) / 1000, gaps, "
+                f"gaps_filled, gaps_unfillable, trades_backfilled, backfill_latency_max_ms, "
+                f"reconnects FROM {self.producer_stats} ORDER BY recorded_at DESC LIMIT 1")
+        except Exception:  # noqa: BLE001 - optional: ClickHouse itself is checked elsewhere
+            return None
+        return ProducerCounters(float(rows[0][0]), *map(int, rows[0][1:])) if rows else None
 
     def rejected_summary(self) -> tuple[int, tuple[Reason, ...]]:
         count = self.query(f"SELECT count() FROM {self.rejected}")[0][0]
@@ -216,7 +229,8 @@ def read_pipeline(clickhouse: ClickHouseReader, kafka: KafkaReader) -> Reading:
         rejected, rejected_reasons = clickhouse.rejected_summary()
         clickhouse_part = {"batch": clickhouse.newest_batch(),
                            "newest_window": clickhouse.newest_window(),
-                           "rejected": rejected, "rejected_reasons": rejected_reasons}
+                           "rejected": rejected, "rejected_reasons": rejected_reasons,
+                           "producer": clickhouse.producer_counters()}
     except Exception as error:  # noqa: BLE001 - shown on the panel, read again next time
         clickhouse_part = {"clickhouse_error": error_text(error)}
     return Reading(at=time.monotonic(), **kafka_part, **clickhouse_part)

@@ -73,7 +73,8 @@ def main(argv=None) -> int:
     env = {**LOCAL_JOB_ENV, **os.environ, **creds}
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     python = sys.executable
-    producer = start("producer", [python, "-m", "producer", "--source", args.source], env)
+    producer = start("producer", [python, "-m", "producer", "--source", args.source,
+                                  "--stats-table", "on"], env)
     job = start("job", [python, "-m", "spark_jobs.submit", "--output-mode", "update",
                         "--trigger-interval", "5 seconds"], env)
     dashboard = start("dashboard", [python, "-m", "dashboard"], env)

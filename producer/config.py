@@ -65,6 +65,7 @@ class Settings:
     sim_rest_rate: float
     sim_rest_history: int | None
     stats_interval: float
+    stats_table: str
     log_level: str
 
     def rest_base_url(self) -> str:
@@ -254,6 +255,10 @@ def build_parser() -> argparse.ArgumentParser:
     add(run, "--duration", "DURATION", "stop after this many seconds", type=_positive(float))
     add(run, "--stats-interval", "STATS_INTERVAL", "seconds between summary lines", 10.0,
         type=_positive(float))
+    add(run, "--stats-table", "PRODUCER_STATS_TABLE",
+        "also write the counters to ClickHouse's producer_stats table every stats interval "
+        "(CLICKHOUSE_URL, CLICKHOUSE_DATABASE, CLICKHOUSE_USER, CLICKHOUSE_PASSWORD)", "off",
+        choices=("on", "off"))
     add(run, "--log-level", "LOG_LEVEL", "logging level", "INFO",
         choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     return parser

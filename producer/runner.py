@@ -31,6 +31,8 @@ from producer.rest_replay import RecordedRest
 from producer.simulator import Misbehaviour, SimConfig, Simulator, product_names
 from producer.simulator.rest import RestFaults
 from producer.stats import Reporter, Stats
+from producer.stats_table import StatsTable
+from runtime import topology
 
 log = logging.getLogger("producer")
 IMMEDIATE_EXIT_CODE = 130
@@ -68,12 +70,16 @@ class Run:
         self.stats = Stats()
         self.sink = sink or self._build_sink()
         self.reporter = Reporter(self.stats)
+        self.stats_table = (StatsTable(topology.load(), os.environ.get("CLICKHOUSE_PASSWORD", ""),
+                                       settings.source)
+                            if settings.stats_table == "on" else None)
         self.simulator: Simulator | None = None
         self.client: FeedClient | None = None
         self.pipeline: Pipeline | None = None
         self.backfiller: Backfiller | None = None
         self._backfill_task: asyncio.Task | None = None
         self.stopping = asyncio.Event()
+        self._stats_write: asyncio.Task | None = None
         self._signals = 0
 
     def _build_sink(self) -> Sink:
@@ -117,6 +123,10 @@ class Run:
         monitor.cancel()
         await self._close()
         log.info(self.reporter.final())
+        if self.stats_table is not None:
+            if self._stats_write is not None:
+                await self._stats_write
+            await asyncio.to_thread(self.stats_table.write, self.stats.snapshot())
         if isinstance(self.sink, KafkaWriter) and self.sink.fatal is not None:
             code = 1
         return code
@@ -234,8 +244,19 @@ class Run:
             if now >= next_report:
                 next_report = now + s.stats_interval
                 log.info(self.reporter.line())
+                self._write_stats_row()
                 if self.pipeline is not None and self.pipeline.recorder is not None:
                     self.pipeline.recorder.flush()
+
+    def _write_stats_row(self) -> None:
+        """The counters to the stats table, in a thread, never two writes at once (a slow
+        ClickHouse skips rows rather than piling them up)."""
+        if self.stats_table is None:
+            return
+        if self._stats_write is not None and not self._stats_write.done():
+            return
+        self._stats_write = asyncio.create_task(
+            asyncio.to_thread(self.stats_table.write, self.stats.snapshot()))
 
     async def _close(self) -> None:
         if self._backfill_task is not None:

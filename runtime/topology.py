@@ -39,6 +39,7 @@ class Topology:
     windows_table: str
     rejected_table: str
     progress_table: str
+    producer_stats_table: str
     legacy_view: str
     dashboard_port: int
     s3_port: int
@@ -95,6 +96,7 @@ def load(path: Path = TOPOLOGY_FILE) -> Topology:
         windows_table=ch["tables"]["windows"],
         rejected_table=ch["tables"]["rejected"],
         progress_table=ch["tables"]["progress"],
+        producer_stats_table=ch["tables"]["producer_stats"],
         legacy_view=ch["tables"]["legacy_view"],
         dashboard_port=_env("DASHBOARD_PORT", raw["dashboard"]["port"]),
         s3_port=_env("S3_PORT", s3["port"]),

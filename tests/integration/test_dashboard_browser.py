@@ -48,14 +48,17 @@ PRODUCT = "BTC-USD"
 STALL_AFTER_S = 8
 # 200 trades/s at 100 ms of event time each: event time runs 20x faster than the clock, so a
 # 30 s window closes every 1.5 s and the live view has something new every few seconds.
+# Withheld frames make gaps the producer backfills, and its counters go to producer_stats.
 PRODUCER_ARGS = ["--source", "simulator", "--sim-products", "2", "--sim-rate", "200",
-                 "--sim-time-step", "0.1", "--sim-malformed-every", "500"]
+                 "--sim-time-step", "0.1", "--sim-malformed-every", "500",
+                 "--sim-skip-every", "300", "--stats-table", "on", "--stats-interval", "1"]
 
 
 class ProducerRun:
-    def __init__(self, topic: str, bootstrap: str):
+    def __init__(self, topic: str, bootstrap: str, database: str):
         self.args = [*PRODUCER_ARGS, "--topic", topic, "--dlq-topic", f"{topic}.dlq",
                      "--bootstrap-servers", bootstrap]
+        self.env = {**local_env(), "CLICKHOUSE_DATABASE": database}
         self.log = LOG_DIR / "test-dashboard-producer.log"
         self.process: subprocess.Popen | None = None
 
@@ -64,7 +67,7 @@ class ProducerRun:
             self.process = subprocess.Popen(
                 python_module("producer", *self.args, "--sim-start-time", start_time,
                               "--sim-seed", str(seed)),
-                stdout=out, stderr=subprocess.STDOUT, env=local_env())
+                stdout=out, stderr=subprocess.STDOUT, env=self.env)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -79,7 +82,7 @@ def pipeline(stack, credentials):
     create_topic(stack.kafka_bootstrap, topic, stack.kafka_partitions)
     create_topic(stack.kafka_bootstrap, f"{topic}.dlq", 1)
     migrate(name)
-    producer = ProducerRun(topic, stack.kafka_bootstrap)
+    producer = ProducerRun(topic, stack.kafka_bootstrap, name)
     job = JobRun("dashboard", name, topic, checkpoint(stack, name), "--output-mode", "update",
                  "--trigger-interval", "1 second")
     dashboard = DashboardRun("browser", name, topic, stall_after_s=STALL_AFTER_S,
@@ -152,6 +155,9 @@ def test_the_panel_turns_red_when_the_producer_stops(page, pipeline):
     # The simulator sent malformed messages: the panel counts dead letters and shows a reason.
     dead = js(page, "document.getElementById('m-dead-letters').textContent")
     assert dead.split()[0] != "0" and "latest:" in dead, dead
+    # Withheld frames were gaps the producer filled from the REST API: the panel says so.
+    backfill = js(page, "document.getElementById('m-backfill').textContent")
+    assert backfill.split()[0] not in ("0", "–") and "filled" in backfill, backfill
 
 
 def page_candles(page) -> list[dict]:

@@ -56,11 +56,12 @@ def local_env() -> dict[str, str]:
     return {**secrets.load_or_create(), **LOCAL_JOB_ENV, **os.environ}
 
 
-def run_to_completion(command: list[str], timeout: float, log_name: str) -> None:
+def run_to_completion(command: list[str], timeout: float, log_name: str,
+                      env: dict[str, str] | None = None) -> None:
     log = LOG_DIR / f"test-{log_name}.log"
     with log.open("wb") as out:
         result = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, timeout=timeout,
-                                env=local_env())
+                                env={**local_env(), **(env or {})})
     assert result.returncode == 0, f"{command[2]} exited {result.returncode}; see {log}"
 
 

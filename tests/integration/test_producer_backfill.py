@@ -48,6 +48,7 @@ def backfilled(stack, request):
     topic = f"{name}_trades"
     create_topic(stack.kafka_bootstrap, topic, stack.kafka_partitions)
     create_topic(stack.kafka_bootstrap, f"{topic}.dlq", 1)
+    migrate(name)
     run_to_completion(python_module(
         "producer", "--source", "simulator", "--sim-products", str(PRODUCTS),
         "--sim-seed", str(SEED), "--sim-rate", "2000", "--max-trades", str(TRADES),
@@ -56,7 +57,9 @@ def backfilled(stack, request):
         "--sim-drop-after", "4000", "--sim-drop-seconds", "2", "--sim-skip-every", "97",
         "--topic", topic, "--dlq-topic", f"{topic}.dlq",
         "--bootstrap-servers", stack.kafka_bootstrap, "--stats-interval", "1",
-    ), timeout=300, log_name=f"backfill-producer-{request.param}")
+        "--stats-table", "on",
+    ), timeout=300, log_name=f"backfill-producer-{request.param}",
+        env={"CLICKHOUSE_DATABASE": name})
     records = consume_all(stack.kafka_bootstrap, topic, TRADES, timeout=120)
     return name, topic, [value.encode() for _, value, _ in records]
 
@@ -74,7 +77,6 @@ def test_the_topic_holds_the_full_trade_list_exactly(backfilled):
 
 def test_the_windows_equal_a_recomputation_from_the_full_list(stack, credentials, backfilled):
     name, topic, values = backfilled
-    migrate(name)
     # Backfilled trades reach Kafka after later live ones: a watermark longer than the run
     # (update mode writes every window) keeps every one of them in its window.
     job = JobRun(name, name, topic, checkpoint(stack, name), "--available-now",
@@ -83,3 +85,19 @@ def test_the_windows_equal_a_recomputation_from_the_full_list(stack, credentials
     client = connect(stack.clickhouse_url, stack.clickhouse_user,
                      credentials["CLICKHOUSE_PASSWORD"])
     recompute.assert_matches(final_windows(client, name), recompute.windows(values))
+
+
+def test_the_producer_wrote_its_backfill_counters_to_its_stats_table(stack, credentials,
+                                                                    backfilled):
+    name, _, values = backfilled
+    client = connect(stack.clickhouse_url, stack.clickhouse_user,
+                     credentials["CLICKHOUSE_PASSWORD"])
+    rows = client.query(
+        f"SELECT produced, gaps_filled, gaps_unfillable, trades_backfilled, reconnects "
+        f"FROM {name}.producer_stats ORDER BY recorded_at DESC LIMIT 1").result_rows
+    produced, filled, unfillable, backfilled_trades, reconnects = rows[0]
+    in_topic = sum(json.loads(v)["sequence"] is None for v in values)
+    assert (produced, unfillable) == (TRADES, 0) and reconnects >= 1
+    assert filled >= 1 and backfilled_trades == in_topic
+    history = client.query(f"SELECT count() FROM {name}.producer_stats").result_rows[0][0]
+    assert history >= 2, "one row per stats interval, and the final one"

@@ -172,6 +172,11 @@ def test_the_panel_carries_every_figure_the_page_shows():
     assert panel["rejected"] == {"count": 5, "reasons": []}
     assert panel["newest_window"] == {"window_start": "2024-01-01T00:00:00.000Z",
                                       "written_age_s": 2.0}
+    assert panel["backfill"] is None
+    counters = pipeline.ProducerCounters(3.04, 5, 4, 1, 120, 800, 2)
+    assert pipeline.panel(reading(producer=counters), fed_rate((0, 0)), 20)["backfill"] == {
+        "age_s": 3.0, "gaps": 5, "gaps_filled": 4, "gaps_unfillable": 1,
+        "trades_backfilled": 120, "backfill_latency_max_ms": 800, "reconnects": 2}
 
 
 # --- live changes ------------------------------------------------------------------------

@@ -1,8 +1,10 @@
 """The versioned migrations on the real engine (chDB 26.x), and the migrator's bookkeeping."""
 
+import re
 import subprocess
 import sys
 import uuid
+from dataclasses import fields
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -11,6 +13,7 @@ import pyarrow as pa
 import pytest
 
 from clickhouse import migrate as m
+from producer.stats import Stats
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -224,3 +227,11 @@ def test_a_rejected_record_read_twice_by_different_jobs_shows_once(chdb, migrate
                       settings={"insert_deduplication_token": "job-b:rejected:4"})
     assert rows(chdb, f"SELECT offset, raw_value FROM {db}.{table}_final ORDER BY offset") == [
         (5, "{oops"), (6, "{oops")]
+
+
+def test_the_producer_stats_table_has_a_column_per_counter():
+    text = (Path(__file__).resolve().parents[2] / "clickhouse" / "migrations" /
+            "006_producer_stats.sql").read_text()
+    columns = re.findall(r"^    (\w+) \w", text, flags=re.MULTILINE)
+    counters = [f.name for f in fields(Stats) if f.name != "started"]
+    assert columns == ["recorded_at", "run_id", "source", *counters]

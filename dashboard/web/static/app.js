@@ -247,6 +247,10 @@ function showHealth(health) {
     : `${fmt(r.count)}${reasons(r.reasons)}`;
   $("m-dead-letters").textContent = k.dead_letters === null || k.dead_letters === undefined
     ? "–" : `${fmt(k.dead_letters)}${reasons(k.dead_letter_reasons)}`;
+  const b = health.backfill;
+  $("m-backfill").textContent = b ? `${fmt(b.gaps_filled)} filled, ${fmt(b.gaps_unfillable)} ` +
+    `unfillable of ${fmt(b.gaps)} gaps; ${fmt(b.trades_backfilled)} trades, slowest ` +
+    `${fmt(b.backfill_latency_max_ms)} ms (${ago(b.age_s)})` : "– (producer --stats-table off)";
   const clickhouse = health.problems.find((text) => text.startsWith("ClickHouse"));
   if (clickhouse) showError("clickhouse", `${clickhouse} — the chart shows the last data read.`);
   else if (errors.has("clickhouse")) {
