@@ -15,14 +15,15 @@ from test_producer_cli import finished, producer
 from test_producer_simulator import FAST, PRODUCTS, Harness, until
 
 from producer.backfill import BackfillLimits, GapFill, PageError, TimeFill, TokenBucket
-from producer.feeds.coinbase import rest_trade
+from producer.feeds.coinbase import CoinbaseExchangeFeed, rest_trade
 from producer.feeds.coinbase_advanced import CoinbaseAdvancedFeed
-from producer.pipeline import Pipeline
-from producer.rest import Backfiller, RestClient, RestPolicy, TimeBackfiller
+from producer.pipeline import MemorySink, Pipeline
+from producer.rest import Answer, Backfiller, RestClient, RestPolicy, TimeBackfiller
 from producer.schema import NormalizationError
 from producer.simulator import Misbehaviour, SimConfig
 from producer.simulator.advanced import trade_json as advanced_trade_json
 from producer.simulator.rest import RestFaults, rest_json
+from producer.stats import Stats
 from producer.tracking import Gap
 
 QUICK = RestPolicy(rate=50, burst=50, attempts=5, timeout_s=5, backoff=FAST)
@@ -422,3 +423,45 @@ def test_a_replay_fills_the_same_holes_from_the_recording_without_the_network(tm
 def identity(line: str) -> tuple:
     t = json.loads(line)
     return (t["product_id"], t["trade_id"], t["price"], t["size"], t["side"], t["event_time"])
+
+
+class ScriptedClient:
+    """Answers every question with the same page (a stub for the worker's own logic)."""
+
+    def __init__(self, body, headers=None):
+        self.answer = Answer(body, headers or {}, "2024-01-01T00:00:00.000000Z")
+        self.asked = 0
+
+    async def get_json(self, path, params):
+        self.asked += 1
+        return self.answer
+
+
+def test_a_page_that_never_answers_is_asked_again_then_dead_lettered_and_counted():
+    sink, stats = MemorySink(), Stats()
+    pipeline = Pipeline(CoinbaseExchangeFeed(["BTC-USD"]), sink, stats)
+    client = ScriptedClient([item(500), item(499)], {"CB-AFTER": "499"})  # above the gap
+    worker = Backfiller(client, pipeline, "coinbase", attempts=3)
+    asyncio.run(worker.fill(GapFill([Gap("BTC-USD", 10, 12, "trade_id")], time.monotonic())))
+    assert client.asked == 3
+    assert (stats.gaps_unfillable, stats.gaps_filled, len(sink.trades)) == (1, 0, 0)
+    [(key, value)] = sink.dead_letters
+    letter = json.loads(value)
+    assert key == "BTC-USD" and "does not cover the range asked" in letter["reason"]
+    assert json.loads(letter["raw"]) == [item(500), item(499)]
+
+
+def test_slow_pages_delay_the_fill_not_the_live_stream():
+    bad = Misbehaviour(skip_every=50)
+
+    async def scenario():
+        h = BackfillHarness(SimConfig(PRODUCTS, rate=300, seed=37, max_trades=600), bad,
+                            rest=RestFaults(rate=1000, burst=1000, delay_s=0.3))
+        await h.start()
+        await until(h.settled, timeout=60, what="every gap filled through slow pages")
+        await h.stop()
+        return h
+
+    h = asyncio.run(scenario())
+    assert_every_trade_once(h)
+    assert h.stats.backfill_latency_max_ms >= 300
