@@ -6,10 +6,11 @@
 Files are named NNN_description.sql and applied in version order. Each is a template:
 ${database}, ${windows_table}, ${rejected_table}, ${progress_table}, ${producer_stats_table}
 and ${legacy_view} are replaced by the configured names (write $$ for a literal $). Statements
-end with `;` at the end of a line. A table <database>.schema_migrations records each applied version with the sha256 of
-its file; applied versions are skipped, and a file changed after being applied is an error (add
-a new migration instead). Statements are written to be safe to re-run (IF NOT EXISTS / OR
-REPLACE), so a migration interrupted half-way is simply applied again.
+end with `;` at the end of a line. A table <database>.schema_migrations records each applied
+version with the sha256 of its file; applied versions are skipped, and a file changed after
+being applied is an error (add a new migration instead). Statements are written to be safe to
+re-run (IF NOT EXISTS / OR REPLACE), so a migration interrupted half-way is simply applied
+again.
 """
 
 from __future__ import annotations

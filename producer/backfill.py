@@ -96,6 +96,36 @@ class GapFill:
     def describe(self) -> str:
         return "; ".join(str(g) for g in self.gaps)
 
+    # -- what the backfill worker (producer.rest) asks of any fill --------------------------
+
+    @property
+    def path(self) -> str:
+        return f"/products/{self.product}/trades"
+
+    @property
+    def gap_count(self) -> int:
+        return len(self.gaps)
+
+    @property
+    def unfound(self) -> int:
+        return self.count - self.found
+
+    def absorb(self, other: GapFill, limits: BackfillLimits, max_span_s: float) -> bool:
+        """Join ``other`` if it can share this fill's pages."""
+        if len(other.gaps) == 1 and self.joins(other.gaps[0], limits):
+            self.gaps.append(other.gaps[0])
+            return True
+        return False
+
+    def take_answer(self, body, headers: dict, received_at: str, exchange: str,
+                    limits: BackfillLimits) -> tuple[list[Trade], list] | None:
+        """``take`` on an answer; None when the history holds nothing older (aged out)."""
+        wanted, rejected = self.take(body, headers.get("CB-AFTER"), exchange, received_at)
+        return (wanted, rejected) if body else None
+
+    def exhausted(self) -> str:
+        return f"the REST history has no trades below id {self.cursor} (aged out)"
+
     def request(self, limits: BackfillLimits) -> dict[str, int]:
         """Query parameters of the next page: just enough for the ids still missing."""
         return {"after": self.cursor, "limit": min(limits.page_size, self.missing)}
@@ -189,6 +219,38 @@ class TimeFill:
     pages: int = 0
     done: bool = False
     spans: int = 1  # holes joined into this walk
+
+    PATH = "/api/v3/brokerage/market/products/{}/ticker"
+
+    @property
+    def path(self) -> str:
+        return self.PATH.format(self.product)
+
+    @property
+    def gap_count(self) -> int:
+        return self.spans
+
+    @property
+    def unfound(self) -> None:
+        """Unknowable: times do not say which trades a span missed."""
+        return None
+
+    def absorb(self, other: TimeFill, limits: BackfillLimits, max_span_s: float) -> bool:
+        """Widen to ``other``'s span if it is the same product's and the span stays short."""
+        if (other.product != self.product or
+                max(self.end, other.end) - min(self.start, other.start) > max_span_s):
+            return False
+        self.start, self.end = min(self.start, other.start), max(self.end, other.end)
+        self.detected_at = min(self.detected_at, other.detected_at)
+        self.spans += other.spans
+        return True
+
+    def take_answer(self, body, headers: dict, received_at: str, exchange: str,
+                    limits: BackfillLimits) -> tuple[list[Trade], list]:
+        return self.take(body, exchange, received_at, limits)
+
+    def exhausted(self) -> str:
+        return "unreachable: a time span always answers"
 
     def describe(self) -> str:
         return (f"{self.product}: trades from {datetime.fromtimestamp(self.start, UTC):%H:%M:%S.%f}"

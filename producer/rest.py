@@ -155,16 +155,18 @@ def _seconds(text: str | None) -> float:
 
 
 class BackfillWorker:
-    """A queue of fills worked one at a time beside the live stream; the counters; the
-    bookkeeping shared by the id-based and the time-based backfill."""
+    """A queue of fills (``backfill.GapFill`` by trade id, ``backfill.TimeFill`` by time)
+    worked one at a time beside the live stream, joining the queued fills that can share
+    pages; the walk through each fill's pages; the counters."""
 
     def __init__(self, client: RestClient, pipeline: Pipeline, exchange: str,
                  limits: BackfillLimits | None = None, max_delay_s: float = 120.0,
-                 attempts: int = 3):
+                 attempts: int = 3, max_span_s: float = 600.0):
         self.client, self.pipeline, self.exchange = client, pipeline, exchange
         self.stats = pipeline.stats
         self.limits = limits or BackfillLimits()
         self.max_delay_s = max_delay_s
+        self.max_span_s = max_span_s
         self.attempts = attempts
         self.queue: asyncio.Queue = asyncio.Queue()
         self.busy = False
@@ -172,9 +174,6 @@ class BackfillWorker:
     @property
     def idle(self) -> bool:
         return self.queue.empty() and not self.busy
-
-    def joined(self, fill):
-        return fill
 
     async def run(self) -> None:
         while True:
@@ -184,12 +183,69 @@ class BackfillWorker:
                 await self.fill(fill)
             except Exception:  # a bug in one fill must not end backfilling
                 log.exception("backfill of %s failed", fill.describe())
-                self._unfillable(fill.describe(), None, "an internal error")
+                self._unfillable(fill.describe(), None, "an internal error", fill.gap_count)
             finally:
                 self.busy = False
 
+    def joined(self, fill):
+        """``fill`` joined by the queued fills that can share its pages (many small holes,
+        few requests); the others stay queued, in order."""
+        rest = []
+        while not self.queue.empty():
+            other = self.queue.get_nowait()
+            if not fill.absorb(other, self.limits, self.max_span_s):
+                rest.append(other)
+        for other in rest:
+            self.queue.put_nowait(other)
+        return fill
+
     async def fill(self, fill) -> None:
-        raise NotImplementedError
+        found: list[Trade] = []
+        reason = None
+        while not fill.done and reason is None:
+            reason = self.expired(fill)
+            if reason is not None:
+                break
+            try:
+                page = await self._page(fill)
+            except RestError as error:
+                reason = str(error)
+                break
+            if page is None:
+                reason = fill.exhausted()
+                break
+            found.extend(page)
+        await self._produce(found)
+        if reason is None and not fill.unfound:
+            self._filled(fill)
+        else:
+            self._unfillable(fill.describe(), fill.unfound,
+                             reason or "some trades were unusable", fill.gap_count)
+
+    async def _page(self, fill) -> list[Trade] | None:
+        """The next page's trades for ``fill``; None when the history has nothing older. A
+        page that does not answer the request is asked again, then dead-lettered."""
+        for attempt in range(1, self.attempts + 1):
+            body, headers, received_at = await self.client.get_json(
+                fill.path, fill.request(self.limits))
+            try:
+                taken = fill.take_answer(body, headers, received_at, self.exchange, self.limits)
+            except PageError as error:
+                if attempt == self.attempts:
+                    self.pipeline.dead_letter(DeadLetter(
+                        f"backfill page for {fill.describe()}: {error}",
+                        json.dumps(body)[:100_000], fill.product), received_at)
+                    raise RestError(f"unusable page: {error}") from None
+                log.warning("backfill: unusable page (%s); asking again", error)
+                continue
+            if taken is None:
+                return None
+            wanted, rejected = taken
+            for why, item in rejected:
+                self.pipeline.dead_letter(DeadLetter(f"backfill: {why}", json.dumps(item),
+                                                     fill.product), received_at)
+            return wanted
+        return None
 
     def expired(self, fill) -> str | None:
         if time.monotonic() - fill.detected_at > self.max_delay_s:
@@ -205,13 +261,8 @@ class BackfillWorker:
             if sink.backlogged:
                 await sink.drain()
 
-    def _dead_letters(self, rejected, product: str, received_at: str) -> None:
-        for why, item in rejected:
-            self.pipeline.dead_letter(DeadLetter(f"backfill: {why}", json.dumps(item), product),
-                                      received_at)
-
-    def _filled(self, fill, gaps: int = 1) -> None:
-        self.stats.gaps_filled += gaps
+    def _filled(self, fill) -> None:
+        self.stats.gaps_filled += fill.gap_count
         latency = int((time.monotonic() - fill.detected_at) * 1000)
         self.stats.backfill_latency_ms = latency
         self.stats.backfill_latency_max_ms = max(self.stats.backfill_latency_max_ms, latency)
@@ -222,8 +273,8 @@ class BackfillWorker:
         """At shutdown: the fills still queued are unfillable (counted and logged)."""
         while not self.queue.empty():
             fill = self.queue.get_nowait()
-            self._unfillable(fill.describe(), None, "the producer stopped first",
-                             gaps=len(getattr(fill, "gaps", [fill])))
+            self._unfillable(fill.describe(), fill.unfound, "the producer stopped first",
+                             fill.gap_count)
 
     def _unfillable(self, what: str, missing: int | None, reason: str, gaps: int = 1) -> None:
         self.stats.gaps_unfillable += gaps
@@ -241,66 +292,6 @@ class Backfiller(BackfillWorker):
             return
         self.queue.put_nowait(GapFill([gap], time.monotonic()))
 
-    def joined(self, fill: GapFill) -> GapFill:
-        """``fill`` joined by the queued gaps of its product that fit in the same pages (many
-        small gaps, one request); the others stay queued, in order."""
-        rest = []
-        while not self.queue.empty():
-            other = self.queue.get_nowait()
-            if len(other.gaps) == 1 and fill.joins(other.gaps[0], self.limits):
-                fill.gaps.append(other.gaps[0])
-            else:
-                rest.append(other)
-        for other in rest:
-            self.queue.put_nowait(other)
-        return fill
-
-    async def fill(self, fill: GapFill) -> None:
-        found: list[Trade] = []
-        reason = None
-        while not fill.done:
-            reason = self.expired(fill)
-            if reason:
-                break
-            try:
-                page = await self._page(fill)
-            except RestError as error:
-                reason = str(error)
-                break
-            if page is None:
-                reason = f"the REST history has no trades below id {fill.cursor} (aged out)"
-                break
-            found.extend(page)
-        await self._produce(found)
-        missing = fill.count - fill.found
-        if reason is None and missing == 0:
-            self._filled(fill, gaps=len(fill.gaps))
-        else:
-            self._unfillable(fill.describe(), missing, reason or "some trades were unusable",
-                             gaps=len(fill.gaps))
-
-    async def _page(self, fill: GapFill) -> list[Trade] | None:
-        """The next page's trades inside the gap; None when the history has nothing older."""
-        path = f"/products/{fill.product}/trades"
-        for attempt in range(1, self.attempts + 1):
-            body, headers, received_at = await self.client.get_json(
-                path, fill.request(self.limits))
-            try:
-                wanted, rejected = fill.take(body, headers.get("CB-AFTER"), self.exchange,
-                                             received_at)
-            except PageError as error:
-                if attempt == self.attempts:
-                    self.pipeline.dead_letter(DeadLetter(
-                        f"backfill page for {fill.product} after={fill.cursor}: {error}",
-                        json.dumps(body)[:100_000], fill.product), received_at)
-                    raise RestError(f"unusable page: {error}") from None
-                log.warning("backfill: unusable page (%s); asking again", error)
-                continue
-            self._dead_letters(rejected, fill.product, received_at)
-            return wanted if body else None
-        return None
-
-
 
 class TimeBackfiller(BackfillWorker):
     """Fills Advanced Trade's holes by time: after a reconnect or a lost message, each
@@ -309,11 +300,8 @@ class TimeBackfiller(BackfillWorker):
     ``max_span_s`` is unfillable. Which trades a span missed cannot be known from times alone,
     so an aged-out history shows as missing trade ids (when ids are numeric), not here."""
 
-    PATH = "/api/v3/brokerage/market/products/{}/ticker"
-
-    def __init__(self, *args, max_span_s: float = 600.0, **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.max_span_s = max_span_s
         self.last_seen: dict[str, float] = {}  # product -> newest event time produced
         self.suspects: dict[str, float] = {}  # product -> start of a span to fetch
         self.connections = 0
@@ -339,62 +327,9 @@ class TimeBackfiller(BackfillWorker):
             del self.suspects[product]
             fill = TimeFill(product, start, moment, time.monotonic())
             if moment - start > self.max_span_s:
-                self._unfillable(fill.describe(), None, f"a span longer than "
-                                 f"{self.max_span_s:.0f} s")
+                self._unfillable(fill.describe(), None,
+                                 f"a span longer than {self.max_span_s:.0f} s")
             else:
                 self.queue.put_nowait(fill)
         if moment > self.last_seen.get(product, float("-inf")):
             self.last_seen[product] = moment
-
-    def joined(self, fill: TimeFill) -> TimeFill:
-        """``fill`` widened to the queued spans of its product (one walk, fewer requests, while
-        the span stays within ``max_span_s``); the others stay queued, in order."""
-        rest = []
-        while not self.queue.empty():
-            other = self.queue.get_nowait()
-            if (other.product == fill.product and
-                    max(fill.end, other.end) - min(fill.start, other.start) <= self.max_span_s):
-                fill.start, fill.end = min(fill.start, other.start), max(fill.end, other.end)
-                fill.detected_at = min(fill.detected_at, other.detected_at)
-                fill.spans += 1
-            else:
-                rest.append(other)
-        for other in rest:
-            self.queue.put_nowait(other)
-        return fill
-
-    async def fill(self, fill: TimeFill) -> None:
-        found: list[Trade] = []
-        reason = None
-        while not fill.done:
-            reason = self.expired(fill)
-            if reason:
-                break
-            try:
-                found.extend(await self._page(fill))
-            except RestError as error:
-                reason = str(error)
-                break
-        await self._produce(found)
-        if reason is None:
-            self._filled(fill, gaps=fill.spans)
-        else:
-            self._unfillable(fill.describe(), None, reason, gaps=fill.spans)
-
-    async def _page(self, fill: TimeFill) -> list[Trade]:
-        for attempt in range(1, self.attempts + 1):
-            body, _, received_at = await self.client.get_json(self.PATH.format(fill.product),
-                                                              fill.request(self.limits))
-            try:
-                wanted, rejected = fill.take(body, self.exchange, received_at, self.limits)
-            except PageError as error:
-                if attempt == self.attempts:
-                    self.pipeline.dead_letter(DeadLetter(
-                        f"backfill page for {fill.product} {fill.describe()}: {error}",
-                        json.dumps(body)[:100_000], fill.product), received_at)
-                    raise RestError(f"unusable page: {error}") from None
-                log.warning("backfill: unusable page (%s); asking again", error)
-                continue
-            self._dead_letters(rejected, fill.product, received_at)
-            return wanted
-        return []

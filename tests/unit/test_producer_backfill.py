@@ -212,6 +212,17 @@ class BackfillHarness(Harness):
                 all(self.pipeline.gaps._last_trade.get(p) == i for p, i in last.items()))
 
 
+def settled(h: BackfillHarness, timeout: float, what: str) -> BackfillHarness:
+    """Run ``h`` until the market finished and every hole it made was filled (or given up)."""
+    async def scenario():
+        await h.start()
+        await until(h.settled, timeout=timeout, what=what)
+        await h.stop()
+
+    asyncio.run(scenario())
+    return h
+
+
 def produced_ids(h: Harness) -> list[tuple[str, int]]:
     return [(t["product_id"], int(t["trade_id"])) for t in h.trades()]
 
@@ -232,14 +243,9 @@ def test_a_dropped_connection_and_withheld_frames_are_filled_exactly():
     bad = Misbehaviour(drop_after=300, max_drops=2, drop_seconds=0.6, skip_every=37,
                        duplicate_every=29)
 
-    async def scenario():
-        h = BackfillHarness(SimConfig(PRODUCTS, rate=1500, seed=13, max_trades=3000), bad)
-        await h.start()
-        await until(h.settled, timeout=60, what="every gap filled")
-        await h.stop()
-        return h
-
-    h = asyncio.run(scenario())
+    h = settled(
+        BackfillHarness(SimConfig(PRODUCTS, rate=1500, seed=13, max_trades=3000), bad),
+        timeout=60, what="every gap filled")
     assert h.sim.drops == 2 and h.sim.refused >= 1, "the outage did not happen"
     assert len(h.sim.skipped) > 0
     assert_every_trade_once(h)
@@ -254,15 +260,10 @@ def test_under_a_tight_rate_limit_the_backfill_slows_and_completes_while_live_fl
     tight = RestFaults(rate=5, burst=2)
     policy = RestPolicy(rate=20, burst=20, attempts=20, timeout_s=5, backoff=FAST)
 
-    async def scenario():
-        h = BackfillHarness(SimConfig(PRODUCTS, rate=100, seed=17, max_trades=300), bad,
-                            rest=tight, policy=policy)
-        await h.start()
-        await until(h.settled, timeout=120, what="every gap filled under the rate limit")
-        await h.stop()
-        return h
-
-    h = asyncio.run(scenario())
+    h = settled(
+        BackfillHarness(SimConfig(PRODUCTS, rate=100, seed=17, max_trades=300), bad,
+                        rest=tight, policy=policy),
+        timeout=120, what="every gap filled under the rate limit")
     assert_every_trade_once(h)
     assert h.sim.rest.rate_limited > 0 and h.stats.backfill_rate_limited > 0
     assert h.stats.gaps_unfillable == 0
@@ -276,15 +277,10 @@ def test_under_a_tight_rate_limit_the_backfill_slows_and_completes_while_live_fl
 def test_an_aged_out_history_makes_the_gap_unfillable_counted_and_the_producer_goes_on():
     bad = Misbehaviour(drop_after=200, drop_seconds=0.5)
 
-    async def scenario():
-        h = BackfillHarness(SimConfig(PRODUCTS, rate=1500, seed=19, max_trades=2000), bad,
-                            rest=RestFaults(rate=1000, burst=1000, history=5))
-        await h.start()
-        await until(h.settled, timeout=60, what="the market to finish")
-        await h.stop()
-        return h
-
-    h = asyncio.run(scenario())
+    h = settled(
+        BackfillHarness(SimConfig(PRODUCTS, rate=1500, seed=19, max_trades=2000), bad,
+                        rest=RestFaults(rate=1000, burst=1000, history=5)),
+        timeout=60, what="the market to finish")
     got = produced_ids(h)
     assert len(got) == len(set(got))
     assert h.stats.gaps_unfillable >= 1
@@ -297,15 +293,10 @@ def test_error_pages_and_garbled_pages_are_retried_until_the_gap_is_filled():
     bad = Misbehaviour(skip_every=25)
     faulty = RestFaults(rate=1000, burst=1000, fail_every=3, garble_every=4)
 
-    async def scenario():
-        h = BackfillHarness(SimConfig(PRODUCTS, rate=1000, seed=23, max_trades=800), bad,
-                            rest=faulty)
-        await h.start()
-        await until(h.settled, timeout=60, what="every gap filled through the faults")
-        await h.stop()
-        return h
-
-    h = asyncio.run(scenario())
+    h = settled(
+        BackfillHarness(SimConfig(PRODUCTS, rate=1000, seed=23, max_trades=800), bad,
+                        rest=faulty),
+        timeout=60, what="every gap filled through the faults")
     assert h.sim.rest.failed > 0 and h.sim.rest.garbled > 0
     assert_every_trade_once(h)
     assert h.stats.gaps_unfillable == 0
@@ -335,14 +326,9 @@ def test_advanced_trade_holes_after_a_drop_and_lost_frames_are_filled_by_time():
     bad = Misbehaviour(drop_after=300, max_drops=2, drop_seconds=0.6, skip_every=41,
                        duplicate_every=31)
 
-    async def scenario():
-        h = AdvancedHarness(SimConfig(PRODUCTS, rate=1000, seed=29, max_trades=2500), bad)
-        await h.start()
-        await until(h.settled, timeout=60, what="every hole filled")
-        await h.stop()
-        return h
-
-    h = asyncio.run(scenario())
+    h = settled(
+        AdvancedHarness(SimConfig(PRODUCTS, rate=1000, seed=29, max_trades=2500), bad),
+        timeout=60, what="every hole filled")
     assert h.sim.drops == 2 and h.sim.refused >= 1 and len(h.sim.skipped) > 0
     assert_every_trade_once(h)
     assert h.stats.trades_backfilled >= len(h.sim.skipped)
@@ -454,14 +440,9 @@ def test_a_page_that_never_answers_is_asked_again_then_dead_lettered_and_counted
 def test_slow_pages_delay_the_fill_not_the_live_stream():
     bad = Misbehaviour(skip_every=50)
 
-    async def scenario():
-        h = BackfillHarness(SimConfig(PRODUCTS, rate=300, seed=37, max_trades=600), bad,
-                            rest=RestFaults(rate=1000, burst=1000, delay_s=0.3))
-        await h.start()
-        await until(h.settled, timeout=60, what="every gap filled through slow pages")
-        await h.stop()
-        return h
-
-    h = asyncio.run(scenario())
+    h = settled(
+        BackfillHarness(SimConfig(PRODUCTS, rate=300, seed=37, max_trades=600), bad,
+                        rest=RestFaults(rate=1000, burst=1000, delay_s=0.3)),
+        timeout=60, what="every gap filled through slow pages")
     assert_every_trade_once(h)
     assert h.stats.backfill_latency_max_ms >= 300
