@@ -90,7 +90,15 @@ def test_candles_equal_the_clickhouse_rows_at_every_interval(
         f"/api/candles?product=BTC-USD&interval={interval}&from={frm}&to={to}")
     assert status == 200, body
     assert (body["product"], body["interval"], body["seconds"]) == ("BTC-USD", interval, seconds)
-    assert as_decimals(body["candles"]) == expected
+    served = as_decimals(body["candles"])
+    if served != expected:  # say exactly what differs, and whether a second read agrees
+        again = candles_in_clickhouse(clickhouse_client, database, "BTC-USD", seconds)
+        verdict = ("agrees with the API" if again == served else
+                   "unchanged" if again == expected else "differs from both")
+        differing = [(a, b) for a, b in zip(served, expected, strict=False) if a != b][:3]
+        raise AssertionError(f"{interval}: {len(served)} candles served, {len(expected)} in "
+                             f"ClickHouse; read again, ClickHouse {verdict}; first differences "
+                             f"(served, ClickHouse): {differing}")
     assert len(expected) == -(-WINDOWS * 30 // seconds)
 
 
