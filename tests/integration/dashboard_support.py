@@ -4,6 +4,7 @@ job's sink writes them."""
 from __future__ import annotations
 
 import json
+import math
 import signal
 import socket
 import subprocess
@@ -110,6 +111,22 @@ def as_decimals(candles: list[dict]) -> list[dict]:
     """API candles with their decimal strings read back as Decimal (for equality with
     ClickHouse's values, whatever the number of trailing zeros)."""
     return [{k: Decimal(v) if isinstance(v, str) else v for k, v in c.items()} for c in candles]
+
+
+# VWAP is a float ratio of exact sums (migration 005); ClickHouse's Decimal -> Float64
+# conversion has been seen to differ by one ulp between two reads of the same rows, so it is
+# compared within this relative tolerance; every exact column is compared exactly.
+VWAP_TOLERANCE = 1e-12
+
+
+def same_candle(a: dict, b: dict) -> bool:
+    return (a.keys() == b.keys() and
+            all(a[k] == b[k] for k in a if k != "vwap") and
+            math.isclose(a["vwap"], b["vwap"], rel_tol=VWAP_TOLERANCE))
+
+
+def same_candles(a: list[dict], b: list[dict]) -> bool:
+    return len(a) == len(b) and all(same_candle(x, y) for x, y in zip(a, b, strict=True))
 
 
 def unix(moment: datetime) -> int:

@@ -13,6 +13,7 @@ dashboard. The tests run in file order, as one story:
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import signal
@@ -29,8 +30,10 @@ from dashboard.browser import chromium_page
 from stack import control
 from stack.paths import LOG_DIR
 from tests.integration.dashboard_support import (
+    VWAP_TOLERANCE,
     DashboardRun,
     candles_in_clickhouse,
+    same_candles,
     screenshot_path,
 )
 from tests.integration.test_pipeline_e2e import (
@@ -170,7 +173,7 @@ def chart_difference(page, expected: list[dict]) -> str:
     """'' when the page's API rows equal ClickHouse's and so do the chart series' own points;
     else the first difference."""
     held = page_candles(page)
-    if held != expected:
+    if not same_candles(held, expected):
         missing = [c for c in expected if c not in held][:2]
         extra = [c for c in held if c not in expected][:2]
         return f"rows differ: {len(held)} on the page, {len(expected)} in ClickHouse; " \
@@ -185,7 +188,9 @@ def chart_difference(page, expected: list[dict]) -> str:
         return f"candles drawn {drawn[:3]}… differ from {wanted[:3]}…"
     if volumes != [(c["time"], float(c["volume"])) for c in expected]:
         return f"volume bars differ: {volumes[:3]}…"
-    if vwaps != [(c["time"], c["vwap"]) for c in expected]:
+    if [t for t, _ in vwaps] != [c["time"] for c in expected] or not all(
+            math.isclose(v, c["vwap"], rel_tol=VWAP_TOLERANCE)
+            for (_, v), c in zip(vwaps, expected, strict=True)):
         return f"the VWAP line differs: {vwaps[:3]}…"
     return ""
 
