@@ -7,9 +7,11 @@ worker that fills each reported gap without holding up the live stream.
   429, 5xx, connection errors, timeouts and bodies that are not JSON (an HTML error page);
   other 4xx are not retried. A page that does not answer what was asked (backfill.PageError)
   is asked again; after ``attempts`` it is dead-lettered with its reason.
-- The worker takes one gap at a time from a queue filled by the gap detector. Live messages
-  keep flowing meanwhile: the HTTP calls are awaited, and a page's trades go through the
-  pipeline's own dedupe and gap bookkeeping (``Pipeline.accept_backfilled``).
+- The workers (``Backfiller``: Exchange trade-id gaps; ``TimeBackfiller``: Advanced Trade
+  spans of time) take one fill at a time from a queue, joined with the queued fills of the same
+  product that can share its pages. Live messages keep flowing meanwhile: the HTTP calls are
+  awaited, and a page's trades go through the pipeline's own dedupe and gap bookkeeping
+  (``Pipeline.accept_backfilled``).
 - Bounds: a gap of more than ``max_gap_trades`` ids, or one not filled within ``max_delay_s``
   of its detection, is unfillable: counted (``gaps_unfillable``) and logged with why. The trades
   already fetched are produced. Backfilled trades are late for the streaming job: those behind
