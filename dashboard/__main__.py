@@ -10,6 +10,7 @@ import argparse
 import logging
 import os
 import sys
+from dataclasses import replace
 
 from aiohttp import web
 
@@ -37,7 +38,7 @@ def main(argv=None) -> int:
     topo = topology.load()
     clickhouse = ClickHouseReader(topo, os.environ.get("CLICKHOUSE_PASSWORD", ""), settings)
     dashboard = Dashboard(settings, clickhouse, KafkaReader(topo))
-    print(f"dashboard: http://{host}:{port}/", flush=True)
+    print(f"dashboard: {replace(settings, host=host, port=port).url}", flush=True)
     try:
         web.run_app(make_app(dashboard), host=host, port=port, print=None, shutdown_timeout=5,
                     access_log=None)

@@ -28,7 +28,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from dataclasses import replace
@@ -43,10 +42,15 @@ from dashboard.browser import chromium_page
 from dashboard.params import CandleRequest, Market
 from dashboard.sources import ClickHouseReader
 from runtime import topology
+from spark_jobs.bench_common import percentile, wait_for
 from spark_jobs.config import WINDOWS_QUERY
 from stack.paths import LOG_DIR
 
 GOAL_MS = 50
+# The windows table's columns the bench writes, as the job's sink does (migration 001).
+WINDOW_COLUMNS = ("exchange, product_id, window_start, window_end, trade_count, volume, "
+                  "notional, vwap, average_price, open, high, low, close, buy_volume, "
+                  "sell_volume, version")
 LIVE_GOAL_S = 1.0
 DAY = datetime(2024, 6, 1, tzinfo=UTC)
 MARKET = Market("coinbase", "BTC-USD")
@@ -58,21 +62,13 @@ def log_path(name: str) -> Path:
     return LOG_DIR / f"{LOG}-{name}.log"
 
 
-def wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while not (value := condition()):
-        if time.monotonic() > deadline:
-            raise SystemExit(f"bench-dashboard: timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.5)
-    return value
-
-
-def start_demo(client, database: str) -> subprocess.Popen:
+def start_demo(client, topo) -> subprocess.Popen:
     began = client.query("SELECT now64(3)").result_rows[0][0]
     demo = subprocess.Popen([sys.executable, "-m", "demo"], stdout=log_path("demo").open("ab"),
                             stderr=subprocess.STDOUT, start_new_session=True)
+    progress = f"{topo.clickhouse_database}.{topo.progress_table}"
     wait_for(lambda: demo.poll() is not None or client.query(
-        f"SELECT count() FROM {database}.pipeline_progress WHERE query_name = %(q)s "
+        f"SELECT count() FROM {progress} WHERE query_name = %(q)s "
         f"AND timestamp > %(t)s", parameters={"q": WINDOWS_QUERY, "t": began}
     ).result_rows[0][0], timeout=300, what="the demo's first job batch")
     if demo.poll() is not None:
@@ -88,16 +84,18 @@ def stop(process: subprocess.Popen, sig=signal.SIGTERM) -> None:
         process.wait(120)
 
 
+def windows_table(database: str) -> str:
+    return f"{database}.{topology.load().windows_table}"
+
+
 def ensure_day_of_windows(client, database: str) -> None:
     migrate(client, default_names(database))
-    table = f"{database}.trade_windows"
+    table = windows_table(database)
     if client.command(f"SELECT count() FROM {table}") == 2880:
         return
     client.command(f"TRUNCATE TABLE {table}")
     client.command(
-        f"INSERT INTO {table} (exchange, product_id, window_start, window_end, trade_count, "
-        f"volume, notional, vwap, average_price, open, high, low, close, buy_volume, "
-        f"sell_volume, version) "
+        f"INSERT INTO {table} ({WINDOW_COLUMNS}) "
         f"SELECT %(exchange)s, %(product)s, %(day)s + toIntervalSecond(number * 30), "
         f"%(day)s + toIntervalSecond(number * 30 + 30), 10 + number %% 90, "
         f"toDecimal128(1 + (number %% 13) / 10, 18), toDecimal128((1 + (number %% 13) / 10) * "
@@ -116,8 +114,7 @@ def curl_seconds(args: list[str]) -> float:
 
 
 def summary(name: str, seconds: list[float]) -> str:
-    ordered = sorted(seconds)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    p95 = percentile(sorted(seconds), 0.95)
     return (f"  {name:<34} median {statistics.median(seconds) * 1000:7.1f} ms   "
             f"p95 {p95 * 1000:7.1f} ms")
 
@@ -133,7 +130,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     topo, password = topology.load(), os.environ.get("CLICKHOUSE_PASSWORD", "")
     client = connect(topo.clickhouse_url, topo.clickhouse_user, password)
-    demo = None if args.no_demo else start_demo(client, topo.clickhouse_database)
+    demo = None if args.no_demo else start_demo(client, topo)
     try:
         return measure(args, topo, password, client, demo is not None)
     finally:
@@ -199,7 +196,7 @@ def live_delays(client, database: str, port: int, windows: int) -> list[float]:
             start = DAY + timedelta(days=1, seconds=30 * index)
             write_window(client, database, start)
             written_ms = client.query(
-                f"SELECT toUnixTimestamp64Milli(max(updated_at)) FROM {database}.trade_windows "
+                f"SELECT toUnixTimestamp64Milli(max(updated_at)) FROM {windows_table(database)} "
                 f"WHERE window_start = %(start)s", parameters={"start": start}).result_rows[0][0]
             applied_ms = wait_for(lambda s=start: page.evaluate(
                 f"window.cryptostream.state.appliedAt.get({int(s.timestamp())})"),
@@ -212,10 +209,9 @@ def live_delays(client, database: str, port: int, windows: int) -> list[float]:
 
 def write_window(client, database: str, start: datetime) -> None:
     client.command(
-        f"INSERT INTO {database}.trade_windows (exchange, product_id, window_start, window_end, "
-        f"trade_count, volume, notional, vwap, average_price, open, high, low, close, "
-        f"buy_volume, sell_volume, version) VALUES (%(exchange)s, %(product)s, %(start)s, "
-        f"%(end)s, 5, 1, 60000, 60000, 60000, 60000, 60100, 59900, 60050, 0.5, 0.5, 1)",
+        f"INSERT INTO {windows_table(database)} ({WINDOW_COLUMNS}) VALUES "
+        f"(%(exchange)s, %(product)s, %(start)s, %(end)s, 5, 1, 60000, 60000, 60000, 60000, "
+        f"60100, 59900, 60050, 0.5, 0.5, 1)",
         parameters={"exchange": MARKET.exchange, "product": MARKET.product, "start": start,
                     "end": start + timedelta(seconds=30)})
 

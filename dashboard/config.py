@@ -32,7 +32,7 @@ WEB_DIR = Path(__file__).resolve().with_name("web")
 @dataclass(frozen=True)
 class Settings:
     host: str = "127.0.0.1"
-    port: int = 8050  # load() starts from the topology's dashboard port
+    port: int = 0  # load() takes the topology's dashboard port
     max_candles: int = 5000
     default_candles: int = 500
     query_timeout_s: float = 5.0
@@ -40,6 +40,12 @@ class Settings:
     health_interval_s: float = 1.0
     stall_after_s: float = 20.0
     rate_window_s: float = 10.0
+
+    @property
+    def url(self) -> str:
+        """Where a browser on this machine finds the page."""
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}/"
 
 
 def load(env: Mapping[str, str] = os.environ) -> Settings:

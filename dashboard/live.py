@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 
-from dashboard.sources import CHANGES_LOOKBACK_MS
+# New rows are looked for this far behind the newest updated_at already seen: an insert's
+# rows carry the time it started, and a long insert can commit after a shorter later one.
+CHANGES_LOOKBACK_MS = 10_000
 
 Row = tuple  # (exchange, product, window start unix s, version, updated_at ms)
 

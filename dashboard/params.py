@@ -9,6 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 # The chart's intervals: the job's own 30 s windows and the candles views of migration 005.
 INTERVALS = {"30s": 30, "1m": 60, "5m": 300, "15m": 900, "1h": 3600, "1d": 86400}
+# The job's own window (spark_jobs --window, 30 seconds): read from its final windows as they
+# are; every other interval from the candles view.
+WINDOW_INTERVAL = "30s"
 DEFAULT_INTERVAL = "1m"
 # Nothing is older than the first exchange trade; nothing is far in the future.
 EARLIEST = datetime(2010, 1, 1, tzinfo=UTC)

@@ -15,7 +15,7 @@ from confluent_kafka import Consumer, TopicPartition
 
 from clickhouse.client import connect
 from dashboard.config import Settings
-from dashboard.params import CandleRequest, Market
+from dashboard.params import INTERVALS, WINDOW_INTERVAL, CandleRequest, Market
 from dashboard.pipeline import Batch, NewestWindow, ProducerCounters, Reading, Reason
 from runtime import kafka_topics
 from runtime.topology import Topology
@@ -23,9 +23,6 @@ from spark_jobs.config import REJECTED_METRIC, WINDOWS_QUERY
 
 KAFKA_TIMEOUT_S = 2
 REASONS_SHOWN = 3
-# New rows are looked for this far behind the newest updated_at already seen: an insert's
-# rows carry the time it started, and a long insert can commit after a shorter later one.
-CHANGES_LOOKBACK_MS = 10_000
 CANDLE_COLUMNS = ("open", "high", "low", "close", "volume", "notional", "buy_volume",
                   "sell_volume")
 
@@ -81,16 +78,16 @@ class ClickHouseReader:
                           f"LIMIT 10000")
         return [(Market(exchange, product), first, last) for exchange, product, first, last in rows]
 
-    def candles_source(self, seconds: int) -> tuple[str, str]:
+    def candles_source(self, interval: str) -> tuple[str, str]:
         """(table expression, start column) for an interval: the job's windows as they are,
         or migration 005's candles view (seconds come from the fixed list of intervals)."""
-        if seconds == 30:
+        if interval == WINDOW_INTERVAL:
             return f"{self.windows}_final", "window_start"
-        return f"{self.db}.candles(seconds = {int(seconds)})", "candle_start"
+        return f"{self.db}.candles(seconds = {INTERVALS[interval]})", "candle_start"
 
     def candles_query(self, request: CandleRequest) -> tuple[str, dict]:
         """The SQL and its server-side parameters ({name:Type}) for a checked request."""
-        source, start = self.candles_source(request.seconds)
+        source, start = self.candles_source(request.interval)
         sql = (f"SELECT toUnixTimestamp({start}), {', '.join(CANDLE_COLUMNS)}, vwap, trade_count"
                f" FROM {source} WHERE exchange = {{exchange:String}}"
                f" AND product_id = {{product:String}}"

@@ -15,6 +15,7 @@ import sys
 import time
 
 from clickhouse.client import connect
+from dashboard import config as dashboard_config
 from demo.view import latest_windows_sql, render
 from runtime.topology import load
 from stack import secrets
@@ -55,11 +56,6 @@ def stop(name: str, process: subprocess.Popen, timeout: float = 60) -> int:
     return process.returncode
 
 
-def dashboard_host(env: dict[str, str]) -> str:
-    host = env.get("DASHBOARD_HOST") or "127.0.0.1"
-    return "127.0.0.1" if host in ("0.0.0.0", "::") else host
-
-
 def query_view(client, sql: str) -> list:
     try:
         return client.query(sql).result_rows
@@ -78,7 +74,7 @@ def main(argv=None) -> int:
     job = start("job", [python, "-m", "spark_jobs.submit", "--output-mode", "update",
                         "--trigger-interval", "5 seconds"], env)
     dashboard = start("dashboard", [python, "-m", "dashboard"], env)
-    dashboard_url = f"http://{dashboard_host(env)}:{topo.dashboard_port}/"
+    dashboard_url = dashboard_config.load(env).url
     client = connect(topo.clickhouse_url, topo.clickhouse_user, creds["CLICKHOUSE_PASSWORD"])
     sql = latest_windows_sql(topo.clickhouse_database, f"{topo.windows_table}_final")
     began = time.monotonic()

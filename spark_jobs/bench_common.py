@@ -153,12 +153,14 @@ def stop(process: subprocess.Popen, timeout: float = 120) -> int:
         return process.wait(30)
 
 
-def wait_for(condition, timeout: float, what: str) -> None:
+def wait_for(condition, timeout: float, what: str):
+    """The first truthy value of ``condition()``; SystemExit after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
-    while not condition():
+    while not (value := condition()):
         if time.monotonic() > deadline:
             raise SystemExit(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(POLL_SECONDS)
+    return value
 
 
 def first_data_batch(client, database: str, table: str) -> bool:
