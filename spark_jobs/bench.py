@@ -1,11 +1,15 @@
 """`make bench-pipeline`: the streaming job's throughput, latency and sustained load, against
 baselines measured in the same run. Phases (--phases, default all three):
 
-1. throughput. The producer replays producer.bench's cached recording (>= 1M trades) into a
-   fresh topic; the job runs on the standalone cluster with --available-now --output-mode update
-   into a fresh database. Measured: the job's processing time from pipeline_progress (first
-   batch start to last batch end), and apart from it start-up (submit to first batch) and
-   shutdown (last batch end to exit). Reference, in the same run: the same Kafka records copied
+1. throughput. The producer replays producer.bench's cached recording (--batches x --trades,
+   default 2 x 1M) into a fresh topic; the job runs on the standalone cluster with
+   --available-now --output-mode update --max-offsets-per-trigger <trades> into a fresh
+   database, so its first batch of --trades runs on cold JVMs (the JIT compilers compete with
+   the tasks for the cores) and the next ones on warm JVMs, as a long-running job does.
+   Measured: each batch's duration and the job's processing time from pipeline_progress (first
+   batch start to last batch end), apart from it start-up (submit to first batch) and shutdown
+   (last batch end to exit), and where the machine's CPU went while the job processed
+   (spark_jobs.bench_cpu). Reference, in the same run: the same Kafka records copied
    into ClickHouse (not timed), which then computes the same windows in SQL, once from the raw
    JSON (parse + dedupe + windows: the job's work) and once from typed columns. Both must agree
    with the job on every window's trade count, volumes, notional and OHLC; a mismatch is
@@ -29,7 +33,8 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -40,7 +45,7 @@ from producer.bench import ensure_recording, run_producer
 from runtime import topology
 from runtime.kafka_topics import create_topics, delete_topics, read_topic
 from runtime.object_storage import s3_client
-from spark_jobs import bench_sustained
+from spark_jobs import bench_cpu, bench_sustained
 from spark_jobs.bench_common import (
     Context,
     first_data_batch,
@@ -53,8 +58,10 @@ from spark_jobs.bench_common import (
     wait_for,
     window_ends_between,
 )
+from spark_jobs.config import WINDOWS_QUERY
 
 PHASES = ("throughput", "latency", "sustained")
+FULL_BATCH = 0.9  # a batch with at least this share of --trades counts as a measured batch
 LATENCY_HORIZON = 30.0  # a window not readable this long after its end counts as missing
 REFERENCE_RUNS = 3
 INSERT_CHUNK = 200_000
@@ -130,6 +137,30 @@ def compare_windows(job: Mapping[tuple, tuple], reference: Mapping[tuple, tuple]
     return problems
 
 
+@dataclass(frozen=True)
+class Batch:
+    batch_id: int
+    rows: int
+    seconds: float
+    start: float  # epoch seconds
+
+    @property
+    def end(self) -> float:
+        return self.start + self.seconds
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.seconds
+
+
+def measured_batches(batches: Sequence[Batch], trades: int) -> tuple[Batch | None, list[Batch]]:
+    """(the first batch, on cold JVMs; the later ones of a full --trades, on warm JVMs)."""
+    if not batches:
+        return None, []
+    full = [batch for batch in batches[1:] if batch.rows >= FULL_BATCH * trades]
+    return batches[0], full
+
+
 # --- I/O helpers ------------------------------------------------------------------------------
 
 
@@ -137,46 +168,57 @@ def windows_of(client, sql: str) -> dict[tuple, tuple]:
     return keyed_windows(client.query(sql).named_results())
 
 
-def progress_summary(client, database: str, table: str) -> dict[str, tuple]:
-    """{query name: (batches, sum of batch durations s, first batch start, last batch end)}."""
+def batches_of(client, database: str, table: str) -> list[Batch]:
+    """The job's batches in order, from the progress table."""
     rows = client.query(
-        "SELECT query_name, count(), sum(batch_duration_ms) / 1000, "
-        "toFloat64(min(timestamp)), "
-        "toFloat64(max(timestamp + toIntervalMillisecond(batch_duration_ms))) "
-        f"FROM {database}.{table} GROUP BY query_name"
+        "SELECT batch_id, input_rows, batch_duration_ms / 1000, toFloat64(timestamp) "
+        f"FROM {database}.{table} WHERE query_name = {{query:String}} ORDER BY batch_id",
+        parameters={"query": WINDOWS_QUERY},
     ).result_rows
-    return {name: (batches, seconds, start, end) for name, batches, seconds, start, end in rows}
+    return [Batch(*row) for row in rows]
 
 
 # --- the three measurements -------------------------------------------------------------------
 
 
 def measure_throughput(ctx: Context, client, args, database: str, topic: str) -> dict:
-    path = ensure_recording(args.trades, args.products, args.seed)
+    path = ensure_recording(args.trades * args.batches, args.products, args.seed)
     count, seconds, _ = run_producer(path, ctx.topo.kafka_bootstrap, topic)
     print(f"loaded {count:,} trades into {topic} in {seconds:.1f}s (replay of {path.name})",
           flush=True)
     migrate(client, default_names(database))
     extra = ["--available-now", "--output-mode", "update"]
-    if args.max_offsets_per_trigger:
-        extra += ["--max-offsets-per-trigger", str(args.max_offsets_per_trigger)]
+    if args.batches > 1:
+        extra += ["--max-offsets-per-trigger", str(args.trades)]
+    sampler = bench_cpu.CpuSampler()
+    sampler.start()
     submitted = time.time()
     job = start_job(ctx, "throughput", topic, database, *extra)
-    code = job.wait(args.job_timeout)
-    exited = time.time()
+    try:
+        code = job.wait(args.job_timeout)
+    finally:
+        exited = time.time()
+        sampler.stop()
     if code != 0:
         raise SystemExit(f"job exited {code}; see {ctx.log('throughput')}")
-    progress = progress_summary(client, database, ctx.topo.progress_table)
-    first_start = min(p[2] for p in progress.values())
-    last_end = max(p[3] for p in progress.values())
+    batches = batches_of(client, database, ctx.topo.progress_table)
+    first_start, last_end = batches[0].start, max(batch.end for batch in batches)
+    cold, warm = measured_batches(batches, args.trades)
     figures = {"trades": count, "wall": exited - submitted, "processing": last_end - first_start,
-               "startup": first_start - submitted, "shutdown": exited - last_end}
-    for name, (batches, busy, _, _) in sorted(progress.items()):
-        print(f"  {name}: {batches} batches, {busy:.1f}s in batches", flush=True)
-    print(f"job: {count:,} trades, wall {figures['wall']:.1f}s = "
+               "startup": first_start - submitted, "shutdown": exited - last_end,
+               "cold": cold, "warm": warm}
+    print(f"job: {count:,} trades in {len(batches)} batches, wall {figures['wall']:.1f}s = "
           f"{count / figures['wall']:,.0f} trades/s end to end; processing "
           f"{figures['processing']:.1f}s = {count / figures['processing']:,.0f} trades/s; "
           f"start-up {figures['startup']:.1f}s, shutdown {figures['shutdown']:.1f}s", flush=True)
+    for batch in batches:
+        print(f"  batch {batch.batch_id}: {batch.rows:,} trades in {batch.seconds:.1f}s",
+              flush=True)
+    figures["cpu"] = sampler.account(first_start, last_end)
+    print("\n".join(bench_cpu.describe(figures["cpu"], figures["processing"], os.cpu_count())),
+          flush=True)
+    figures["batch_cpu"] = {batch.batch_id: sampler.account(batch.start, batch.end)
+                            for batch in [cold, *warm] if batch}
     return figures
 
 
@@ -275,6 +317,8 @@ def summary(throughput: dict | None, reference: dict | None, latency: dict | Non
         lines += [
             f"trades                       {trades:,} ({reference['job_windows']} windows)",
             f"job processing (batches)     {busy:.1f}s  {trades / busy:,.0f} trades/s",
+            *batch_lines(throughput["cold"], throughput["warm"], trades / raw,
+                         throughput["batch_cpu"]),
             f"job start-up / shutdown      {throughput['startup']:.1f}s / "
             f"{throughput['shutdown']:.1f}s",
             f"job end to end (wall)        {wall:.1f}s  {trades / wall:,.0f} trades/s",
@@ -282,6 +326,7 @@ def summary(throughput: dict | None, reference: dict | None, latency: dict | Non
             f"ClickHouse SQL, typed        {reference['typed']:.3f}s  "
             f"{trades / reference['typed']:,.0f} rows/s",
             f"ratio job/ClickHouse (raw)   {busy / raw:.1f}x processing, {wall / raw:.1f}x wall",
+            f"CPU in processing (core-s)   {_cpu_brief(throughput['cpu'], busy)}",
             f"windows job vs ClickHouse    "
             f"{'identical' if not reference['mismatches'] else 'MISMATCH'}",
         ]
@@ -295,6 +340,33 @@ def summary(throughput: dict | None, reference: dict | None, latency: dict | Non
         lines += bench_sustained.summary_lines(sustained)
     lines.append(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     return "\n".join(lines)
+
+
+def batch_lines(cold: Batch | None, warm: Sequence[Batch], reference_rate: float,
+                cpu: Mapping[int, Mapping[str, float]]) -> list[str]:
+    """The first (cold) batch and the median later (warm) one: time, rate, ratio to ClickHouse
+    computing as many rows (reference_rate: its raw JSON rows/s) and the CPU account."""
+    lines = []
+    chosen = [("first batch (cold JVMs)", cold, "")]
+    if warm:
+        median = sorted(warm, key=lambda batch: batch.seconds)[(len(warm) - 1) // 2]
+        chosen.append(("later batches (warm JVMs)", median, f", median of {len(warm)}"))
+    for label, batch, note in chosen:
+        if batch is None or batch.seconds <= 0:
+            continue
+        ratio = batch.seconds / (batch.rows / reference_rate)
+        lines += [f"  {label:27s}{batch.seconds:.1f}s  {batch.rate:,.0f} trades/s "
+                  f"({batch.rows:,} trades{note}); {ratio:.1f}x ClickHouse on as many rows",
+                  f"    CPU (core-s)               "
+                  f"{_cpu_brief(cpu.get(batch.batch_id, {}), batch.seconds)}"]
+    return lines
+
+
+def _cpu_brief(seconds: dict[str, float], span: float) -> str:
+    shown = (bench_cpu.EXECUTOR_TASKS, bench_cpu.EXECUTOR_JIT, bench_cpu.EXECUTOR_GC)
+    parts = [f"{role.removeprefix('executor ')} {seconds.get(role, 0.0):.1f}" for role in shown]
+    rest = sum(used for role, used in seconds.items() if role not in shown)
+    return f"{', '.join(parts)}, everything else {rest:.1f}; of {span * os.cpu_count():.1f}"
 
 
 def _phases(text: str) -> tuple[str, ...]:
@@ -314,13 +386,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="which measurements, comma-separated [BENCH_PHASES] "
                              f"(default: {','.join(PHASES)})")
     parser.add_argument("--trades", type=int, default=int(env.get("BENCH_TRADES", 1_000_000)),
-                        help="trades in Kafka for the throughput run [BENCH_TRADES]")
+                        help="trades per batch of the throughput run [BENCH_TRADES]")
     parser.add_argument("--products", type=int, default=int(env.get("BENCH_PRODUCTS", 5)),
                         help="products in the recording and the feeds [BENCH_PRODUCTS]")
     parser.add_argument("--seed", type=int, default=1, help="the recording's market seed")
-    parser.add_argument("--max-offsets-per-trigger", type=int,
-                        default=int(env.get("BENCH_MAX_OFFSETS_PER_TRIGGER", 0)) or None,
-                        help="job batch cap; 0/unset: no cap [BENCH_MAX_OFFSETS_PER_TRIGGER]")
+    parser.add_argument("--batches", type=int, default=int(env.get("BENCH_BATCHES", 2)),
+                        help="batches of --trades each in the throughput run: the first on "
+                             "cold JVMs, the others warm; 1: one batch of everything "
+                             "[BENCH_BATCHES]")
     parser.add_argument("--latency-seconds", type=float,
                         default=float(env.get("BENCH_LATENCY_SECONDS", 150)),
                         help="steady-feed measurement length [BENCH_LATENCY_SECONDS]")
