@@ -57,7 +57,7 @@ SUSTAINED_LATENCY_MARGIN = 5.0  # the issue's bound: p95 within floor + 5 s
 STATE_GROWTH_LIMIT = 1.25
 FEEDER_TICK = 0.01
 RSS_EVERY = 5.0
-DEFAULT_RATES = "10000,25000,40000,55000,70000"
+DEFAULT_RATES = "10000,25000,40000,55000,70000,85000,100000"
 # The local worker's work directory (the dev runner's: stack.services), from the repository root.
 SPARK_WORK_DIR = Path(os.environ.get("BENCH_SPARK_WORK_DIR", ".state/spark/work")).resolve()
 
