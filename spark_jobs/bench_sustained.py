@@ -1,9 +1,10 @@
 """bench-pipeline's sustained phase: trades fed into Kafka at fixed rates, a step of minutes
 each, while one job runs with its defaults (append mode, its trigger and watermark).
 
-Per step it reports the window latency (median, p95) against the floor, the Kafka lag the job
-reports, its state (rows and memory, Spark's own figures), the driver's and the executor's RSS,
-and whether the job sustained the rate:
+Per step it reports the window latency (median, p95) against the floor, the lag at the step's
+end (trades fed that the job's finished batches had not read), its state (rows and memory,
+Spark's own figures), the driver's and the executor's RSS, and whether the job sustained the
+rate:
   - p95 latency within floor + SUSTAINED_LATENCY_MARGIN, and every expected window written;
   - the feeder delivered the rate (else the machine, not the job, is the limit: reported);
   - state memory flat (the second half of the step's batches at most STATE_GROWTH_LIMIT x the
@@ -37,7 +38,6 @@ from confluent_kafka import Producer
 from clickhouse.migrate import default_names, migrate
 from producer.kafka_writer import producer_config
 from producer.schema import Trade, format_utc
-from runtime.health_gate import lag_from_progress
 from spark_jobs.bench_common import (
     Context,
     Floor,
@@ -97,7 +97,10 @@ class Step:
     seconds: float
     sent: int = 0
     latency: LatencyStats | None = None
-    max_lag: int | None = None
+    # Trades fed that the job had not finished when the step ended: the lag in Spark's
+    # progress (latestOffset - endOffset when a batch is planned) is 0 whenever batches are
+    # uncapped, even for a job that takes a minute per batch.
+    end_lag: int | None = None
     state_rows: list[int] = field(default_factory=list)
     state_bytes: list[int] = field(default_factory=list)
     mismatches: list[str] = field(default_factory=list)
@@ -253,6 +256,14 @@ class RssSampler(threading.Thread):
 # --- the phase --------------------------------------------------------------------------------
 
 
+def rows_processed(client, database: str, table: str) -> int:
+    """Kafka records the job's finished batches have read since it started."""
+    rows = client.query(
+        f"SELECT sum(input_rows) FROM {database}.{table} WHERE query_name = {{query:String}}",
+        parameters={"query": WINDOWS_QUERY}).result_rows
+    return int(rows[0][0] or 0)
+
+
 def progress_between(client, database: str, table: str, start: float, end: float) -> list[dict]:
     rows = client.query(
         f"SELECT progress_json FROM {database}.{table} WHERE query_name = {{query:String}} "
@@ -276,14 +287,14 @@ def run_step(ctx: Context, client, database: str, feeder: Feeder, rate: float, s
     first_seen: dict[tuple, float] = {}
     poll_first_seen(client, database, ctx.topo.windows_table, start + seconds, first_seen)
     step.sent = feeder.total_sent - sent_before
+    step.end_lag = max(0, feeder.total_sent - rows_processed(client, database,
+                                                             ctx.topo.progress_table))
     ends = window_ends_between(start + floor.window,
                                start + seconds - floor.seconds - SUSTAINED_LATENCY_MARGIN,
                                floor.window)
     expected = [("coinbase", product, end) for product in feeder.products for end in ends]
     step.latency = latency_stats(first_seen, expected)
     batches = progress_between(client, database, ctx.topo.progress_table, start, start + seconds)
-    lags = [lag for lag in map(lag_from_progress, batches) if lag is not None]
-    step.max_lag = max(lags) if lags else None
     for batch in batches:
         operators = batch.get("stateOperators") or []
         step.state_rows.append(sum(int(op.get("numRowsTotal", 0)) for op in operators))
@@ -303,7 +314,7 @@ def describe(step: Step, floor: Floor) -> str:
     state = (f"state {step.state_rows[-1]:,} rows / {step.state_bytes[-1] / 2**20:.0f} MB"
              if step.state_rows else "state -")
     return (f"sustained {step.rate:,.0f}/s (fed {step.fed_rate:,.0f}/s): "
-            f"{stats.describe() if stats else '-'}; max lag {step.max_lag}; {state} -> "
+            f"{stats.describe() if stats else '-'}; lag at the end {step.end_lag:,}; {state} -> "
             f"{'OK' if not verdict else 'NOT sustained: ' + '; '.join(verdict)}")
 
 
