@@ -202,6 +202,8 @@ def measure_throughput(ctx: Context, client, args, database: str, topic: str) ->
     if code != 0:
         raise SystemExit(f"job exited {code}; see {ctx.log('throughput')}")
     batches = batches_of(client, database, ctx.topo.progress_table)
+    if not batches:
+        raise SystemExit(f"the job exited 0 but recorded no batch; see {ctx.log('throughput')}")
     first_start, last_end = batches[0].start, max(batch.end for batch in batches)
     cold, warm = measured_batches(batches, args.trades)
     figures = {"trades": count, "wall": exited - submitted, "processing": last_end - first_start,
@@ -369,6 +371,13 @@ def _cpu_brief(seconds: dict[str, float], span: float) -> str:
     return f"{', '.join(parts)}, everything else {rest:.1f}; of {span * os.cpu_count():.1f}"
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number of at least 1")
+    return value
+
+
 def _phases(text: str) -> tuple[str, ...]:
     chosen = tuple(name.strip() for name in text.split(",") if name.strip())
     unknown = [name for name in chosen if name not in PHASES]
@@ -390,7 +399,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--products", type=int, default=int(env.get("BENCH_PRODUCTS", 5)),
                         help="products in the recording and the feeds [BENCH_PRODUCTS]")
     parser.add_argument("--seed", type=int, default=1, help="the recording's market seed")
-    parser.add_argument("--batches", type=int, default=int(env.get("BENCH_BATCHES", 2)),
+    parser.add_argument("--batches", type=_positive, default=env.get("BENCH_BATCHES", "2"),
                         help="batches of --trades each in the throughput run: the first on "
                              "cold JVMs, the others warm; 1: one batch of everything "
                              "[BENCH_BATCHES]")
