@@ -1,11 +1,12 @@
 """Where the machine's CPU went while the job processed: `make bench-pipeline`'s CPU account.
 
 A sampler thread reads every thread's CPU ticks from /proc twice a second; the account of a
-time span is the difference between the snapshot taken at or before its start and the one
-at or after its end, summed by role. The executor JVM is split by thread: the task threads
-(the job's own work), the JIT compilers (the cost of a cold JVM), the garbage collector and
-the rest. Everything else is summed per process: the driver (its JVM and Python), the Kafka
-broker, ClickHouse, LocalStack, the Spark master and worker, and the remainder.
+time span is, per thread, its ticks up to the first snapshot at or after the span's end (its
+last reading if it ended before) less its ticks in the last snapshot at or before the start
+(none for a thread born since), summed by role. The executor JVM is split by thread: the
+task threads (the job's own work), the JIT compilers (the cost of a cold JVM), the garbage
+collector and the rest. Everything else is summed per process: the driver (its JVM and
+Python), the Kafka broker, ClickHouse, LocalStack, the Spark master and worker, the rest.
 """
 
 from __future__ import annotations

@@ -84,8 +84,8 @@ def cluster_settings() -> dict[str, str]:
         # worker offers 4g; nodes and compose set their own.
         "spark.executor.memory": os.environ.get("SPARK_EXECUTOR_MEMORY", "2g"),
         "spark.cores.max": os.environ.get("SPARK_CORES_MAX", "2"),
-        # The throughput collector: ~5% more trades/s than G1 in make bench-pipeline; with a
-        # heap under 1 GB its pauses stay in the tens of milliseconds.
+        # The throughput collector: ~5% more trades/s than G1 in make bench-pipeline (which
+        # prints the executor's GC time per batch).
         "spark.executor.extraJavaOptions": os.environ.get(
             "SPARK_EXECUTOR_JAVA_OPTIONS", "-XX:+UseParallelGC"),
         "spark.ui.showConsoleProgress": "false",
