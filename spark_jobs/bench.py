@@ -34,7 +34,6 @@ import os
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -47,7 +46,9 @@ from runtime.kafka_topics import create_topics, delete_topics, read_topic
 from runtime.object_storage import s3_client
 from spark_jobs import bench_cpu, bench_sustained
 from spark_jobs.bench_common import (
+    Batch,
     Context,
+    batches_of,
     first_data_batch,
     job_floor,
     latency_stats,
@@ -58,7 +59,6 @@ from spark_jobs.bench_common import (
     wait_for,
     window_ends_between,
 )
-from spark_jobs.config import WINDOWS_QUERY
 
 PHASES = ("throughput", "latency", "sustained")
 FULL_BATCH = 0.9  # a batch with at least this share of --trades counts as a measured batch
@@ -137,22 +137,6 @@ def compare_windows(job: Mapping[tuple, tuple], reference: Mapping[tuple, tuple]
     return problems
 
 
-@dataclass(frozen=True)
-class Batch:
-    batch_id: int
-    rows: int
-    seconds: float
-    start: float  # epoch seconds
-
-    @property
-    def end(self) -> float:
-        return self.start + self.seconds
-
-    @property
-    def rate(self) -> float:
-        return self.rows / self.seconds
-
-
 def measured_batches(batches: Sequence[Batch], trades: int) -> tuple[Batch | None, list[Batch]]:
     """(the first batch, on cold JVMs; the later ones of a full --trades, on warm JVMs)."""
     if not batches:
@@ -166,16 +150,6 @@ def measured_batches(batches: Sequence[Batch], trades: int) -> tuple[Batch | Non
 
 def windows_of(client, sql: str) -> dict[tuple, tuple]:
     return keyed_windows(client.query(sql).named_results())
-
-
-def batches_of(client, database: str, table: str) -> list[Batch]:
-    """The job's batches in order, from the progress table."""
-    rows = client.query(
-        "SELECT batch_id, input_rows, batch_duration_ms / 1000, toFloat64(timestamp) "
-        f"FROM {database}.{table} WHERE query_name = {{query:String}} ORDER BY batch_id",
-        parameters={"query": WINDOWS_QUERY},
-    ).result_rows
-    return [Batch(*row) for row in rows]
 
 
 # --- the three measurements -------------------------------------------------------------------

@@ -163,6 +163,32 @@ def wait_for(condition, timeout: float, what: str):
     return value
 
 
+@dataclass(frozen=True)
+class Batch:
+    batch_id: int
+    rows: int
+    seconds: float
+    start: float  # epoch seconds
+
+    @property
+    def end(self) -> float:
+        return self.start + self.seconds
+
+    @property
+    def rate(self) -> float:
+        return self.rows / self.seconds
+
+
+def batches_of(client, database: str, table: str) -> list[Batch]:
+    """The job's batches in order, from the progress table."""
+    rows = client.query(
+        "SELECT batch_id, input_rows, batch_duration_ms / 1000, toFloat64(timestamp) "
+        f"FROM {database}.{table} WHERE query_name = {{query:String}} ORDER BY batch_id",
+        parameters={"query": WINDOWS_QUERY},
+    ).result_rows
+    return [Batch(*row) for row in rows]
+
+
 def first_data_batch(client, database: str, table: str) -> bool:
     rows = client.query(f"SELECT count() FROM {database}.{table} "
                         "WHERE query_name = {query:String} AND input_rows > 0",

@@ -42,6 +42,7 @@ from spark_jobs.bench_common import (
     Context,
     Floor,
     LatencyStats,
+    batches_of,
     first_data_batch,
     job_floor,
     latency_stats,
@@ -256,14 +257,6 @@ class RssSampler(threading.Thread):
 # --- the phase --------------------------------------------------------------------------------
 
 
-def rows_processed(client, database: str, table: str) -> int:
-    """Kafka records the job's finished batches have read since it started."""
-    rows = client.query(
-        f"SELECT sum(input_rows) FROM {database}.{table} WHERE query_name = {{query:String}}",
-        parameters={"query": WINDOWS_QUERY}).result_rows
-    return int(rows[0][0] or 0)
-
-
 def progress_between(client, database: str, table: str, start: float, end: float) -> list[dict]:
     rows = client.query(
         f"SELECT progress_json FROM {database}.{table} WHERE query_name = {{query:String}} "
@@ -287,8 +280,8 @@ def run_step(ctx: Context, client, database: str, feeder: Feeder, rate: float, s
     first_seen: dict[tuple, float] = {}
     poll_first_seen(client, database, ctx.topo.windows_table, start + seconds, first_seen)
     step.sent = feeder.total_sent - sent_before
-    step.end_lag = max(0, feeder.total_sent - rows_processed(client, database,
-                                                             ctx.topo.progress_table))
+    processed = sum(batch.rows for batch in batches_of(client, database, ctx.topo.progress_table))
+    step.end_lag = max(0, feeder.total_sent - processed)
     ends = window_ends_between(start + floor.window,
                                start + seconds - floor.seconds - SUSTAINED_LATENCY_MARGIN,
                                floor.window)
